@@ -1,0 +1,49 @@
+/*
+ * ing_codec: the byte encodings the envelope uses (strict standard base64, lowercase hex) and
+ * SHA-256. Pure functions: the caller owns every buffer.
+ */
+#ifndef ING_CODEC_H
+#define ING_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ing_error.h"
+
+#define ING_SHA256_LEN 32
+#define ING_SHA256_HEX_LEN 64
+
+/** Upper bound of the decoded size of len base64 characters. */
+static inline size_t ing_base64_decoded_max(size_t len)
+{
+    return len / 4 * 3;
+}
+
+/**
+ * Decodes standard base64 (RFC 4648 section 4, '=' padding required, no line breaks or
+ * whitespace). out must hold ing_base64_decoded_max(len) bytes.
+ * @returns ING_OK with *out_len set, or ING_ERR_CONTENT_INVALID_BASE64.
+ */
+ing_err_t ing_base64_decode(const char *in, size_t len, uint8_t *out,
+                            size_t *out_len) ING_MUST_CHECK;
+
+/** Size of the base64 text for len bytes, without a terminating NUL. */
+static inline size_t ing_base64_encoded_len(size_t len)
+{
+    return (len + 2) / 3 * 4;
+}
+
+/** Encodes len bytes; out must hold ing_base64_encoded_len(len) + 1 bytes (NUL-terminated). */
+void ing_base64_encode(const uint8_t *in, size_t len, char *out);
+
+/** Writes 2*len lowercase hex digits and a NUL into out. */
+void ing_hex_encode(const uint8_t *in, size_t len, char *out);
+
+/** Decodes exactly 2*out_len lowercase hex digits. @returns false on any other input. */
+bool ing_hex_decode_lower(const char *in, size_t in_len, uint8_t *out, size_t out_len);
+
+/** SHA-256 of len bytes into out[32]. */
+void ing_sha256(const void *data, size_t len, uint8_t out[ING_SHA256_LEN]);
+
+#endif
