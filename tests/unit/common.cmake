@@ -1,0 +1,9 @@
+# Unit tests of common/ and config/: pure functions, milliseconds each.
+foreach(name ids codec envelope record config)
+    add_executable(test_${name} ${CMAKE_CURRENT_LIST_DIR}/test_${name}.c)
+    target_include_directories(test_${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+    target_compile_definitions(test_${name} PRIVATE ING_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+    target_link_libraries(test_${name} PRIVATE ing_common ing_config ing_warnings)
+    add_test(NAME unit.${name} COMMAND test_${name})
+    set_tests_properties(unit.${name} PROPERTIES LABELS unit TIMEOUT 60)
+endforeach()

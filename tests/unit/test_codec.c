@@ -1,0 +1,83 @@
+/* base64 (strict), hex and SHA-256 against RFC 4648 and FIPS 180-2 vectors. */
+#include <string.h>
+
+#include "ing_codec.h"
+#include "ing_test.h"
+
+static const struct {
+    const char *plain;
+    const char *b64;
+} vectors[] = {
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
+};
+
+static const char *const bad_b64[] = {
+    "Zg=",      /* not a multiple of 4 */
+    "Zm9v\n",   /* whitespace */
+    "Zm 9v",    /* space */
+    "Zh==",     /* non-zero padding bits */
+    "Zm9=",     /* non-zero padding bits */
+    "Z===",     /* too much padding */
+    "Zg==Zg==", /* padding in the middle */
+    "Zm9v-_==", /* URL-safe alphabet */
+    "=m9v",     /* padding first */
+};
+
+int main(void)
+{
+    ing_test_counts_t t = {0};
+    for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+        uint8_t out[16];
+        size_t n = 99;
+        const char *b = vectors[i].b64;
+        ing_err_t err = ing_base64_decode(b, strlen(b), out, &n);
+        CHECK(&t,
+              err == ING_OK && n == strlen(vectors[i].plain) &&
+                  memcmp(out, vectors[i].plain, n) == 0,
+              "decode %s", b);
+        char enc[32];
+        ing_base64_encode((const uint8_t *)vectors[i].plain, strlen(vectors[i].plain), enc);
+        CHECK(&t, strcmp(enc, b) == 0, "encode %s: got %s", vectors[i].plain, enc);
+    }
+    for (size_t i = 0; i < sizeof(bad_b64) / sizeof(bad_b64[0]); i++) {
+        uint8_t out[16];
+        size_t n;
+        CHECK(&t,
+              ing_base64_decode(bad_b64[i], strlen(bad_b64[i]), out, &n) ==
+                  ING_ERR_CONTENT_INVALID_BASE64,
+              "bad base64 #%zu accepted", i);
+    }
+    /* Every byte value survives a round trip. */
+    uint8_t all[256], back[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (uint8_t)i;
+    char enc[400];
+    ing_base64_encode(all, sizeof(all), enc);
+    size_t n = 0;
+    CHECK(&t,
+          ing_base64_decode(enc, strlen(enc), back, &n) == ING_OK && n == 256 &&
+              memcmp(all, back, 256) == 0,
+          "256-byte round trip");
+
+    uint8_t digest[ING_SHA256_LEN];
+    char hex[ING_SHA256_HEX_LEN + 1];
+    ing_sha256("abc", 3, digest);
+    ing_hex_encode(digest, sizeof(digest), hex);
+    CHECK(&t, strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0,
+          "sha256(abc) = %s", hex);
+    uint8_t round[ING_SHA256_LEN];
+    CHECK(&t,
+          ing_hex_decode_lower(hex, strlen(hex), round, sizeof(round)) &&
+              memcmp(round, digest, sizeof(round)) == 0,
+          "hex round trip");
+    hex[0] = 'B';
+    CHECK(&t, !ing_hex_decode_lower(hex, strlen(hex), round, sizeof(round)), "uppercase hex");
+    CHECK(&t, !ing_hex_decode_lower("abc", 3, round, 2), "odd hex length");
+    return ING_TEST_END(&t);
+}
