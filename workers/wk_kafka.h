@@ -1,0 +1,35 @@
+/*
+ * wk_kafka: where librdkafka enters the workers' code — its error codes translated into
+ * ing_err_t (the librdkafka name stays in the log line), its log lines routed to ing_log, and
+ * the configuration of each kind of handle the workers create (admin, consumer, dead-letter
+ * producer) built from our defaults overridden by the `kafka.*` passthrough.
+ */
+#ifndef WK_KAFKA_H
+#define WK_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "cfg_settings.h"
+#include "ing_error.h"
+
+/** Translates a librdkafka code: transport and timeouts are retriable, the rest is not. */
+ing_err_t wk_kafka_err(rd_kafka_resp_err_t err);
+
+typedef enum wk_kafka_role {
+    WK_KAFKA_ADMIN,    /* ingestctl: a producer handle used for the Admin API and metadata */
+    WK_KAFKA_CONSUMER, /* one per worker thread */
+    WK_KAFKA_DLQ,      /* the dead-letter producer, one per worker thread */
+} wk_kafka_role_t;
+
+/**
+ * Creates a handle for role. group is the consumer group (consumer only, else NULL);
+ * client_suffix names the handle in broker logs ("worker-1-t0").
+ * @returns the handle (caller destroys), or NULL with a reason in errstr.
+ */
+rd_kafka_t *wk_kafka_new(wk_kafka_role_t role, const cfg_passthrough_t *kafka, const char *group,
+                         const char *client_suffix, void *opaque,
+                         void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
+                                              rd_kafka_topic_partition_list_t *, void *),
+                         char *errstr, size_t errstr_size);
+
+#endif
