@@ -1,0 +1,148 @@
+"""Walking skeleton, end to end on the real broker and database: one document, a thousand
+documents each stored exactly once, and a worker restarted in the middle of a stream."""
+
+import concurrent.futures
+import http.client
+import signal
+import time
+import uuid
+
+import harness
+from harness import check, ingsamples, psql, wait_until
+
+
+def status_of(stack, sid):
+    code, _, body = stack.request("GET", "/v1/submissions/" + sid)
+    return body.get("status") if code == 200 else code
+
+
+def test_one_document():
+    stack = harness.Stack("one")
+    try:
+        stack.start_gateway()
+        stack.start_worker()
+        doc_id = "E2E-ONE-" + uuid.uuid4().hex[:10]
+        content = b"Glycemie a jeun: 5.1 mmol/L\n"
+        env = ingsamples.envelope(doc_id, content, kind="lab")
+        code, headers, body = stack.submit(env)
+        check(code == 202, "POST answered %s %s" % (code, body))
+        want_id = ingsamples.submission_id(env["source"]["finess"], doc_id, 1, content)
+        check(body["submission_id"] == want_id and body["status"] == "accepted",
+              "202 body %s, want id %s" % (body, want_id))
+        check(headers.get("location") == "/v1/submissions/" + want_id, "Location %s" % headers)
+        first = status_of(stack, want_id)
+        check(first in ("accepted", "stored"), "first status %s" % first)
+        wait_until("stored", lambda: status_of(stack, want_id) == "stored", 60)
+        rows = psql("SELECT ins, source_finess, version, type_code, media_type, size_bytes, "
+                    "encode(sha256, 'hex'), compression, length(content) > 0, "
+                    "position('Glycemie'::bytea in content) FROM document "
+                    "WHERE document_id = '%s'" % doc_id)
+        check(len(rows) == 1, "rows %s" % rows)
+        ins, finess, version, type_code, media, size, sha, comp, has_content, pos = rows[0]
+        check((ins, finess, version, type_code, media) ==
+              (env["patient"]["ins"], env["source"]["finess"], "1", "11502-2", "text/xml"),
+              "metadata %s" % rows[0])
+        check(int(size) == len(content) and sha == env["sha256"], "size/sha %s" % rows[0])
+        check(comp.startswith("zstd") and has_content == "t", "compression %s" % comp)
+        # A retry of the same submission is harmless: same id, no second copy.
+        code, _, body = stack.submit(env)
+        check(code in (200, 202) and body["submission_id"] == want_id, "retry %s %s" % (code, body))
+        time.sleep(2)
+        check(harness.stored_count(doc_id) == 1, "retry stored a second copy")
+        # An invalid envelope is refused with its machine code and field.
+        bad = dict(env, patient={"ins": "295109912611199", "oid": ingsamples.TEST_OID})
+        code, headers, body = stack.submit(bad)
+        check(code == 422 and body.get("code") == "ins_invalid" and
+              body.get("field") == "patient.ins" and
+              headers.get("content-type", "").startswith("application/problem+json"),
+              "invalid INS answered %s %s" % (code, body))
+    finally:
+        stack.close()
+
+
+def submit_all(stack, envs, threads=8):
+    """POSTs every envelope on keep-alive connections; returns {document_id: (status, body)}."""
+    def worker(chunk):
+        conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=120)
+        out = {}
+        for env in chunk:
+            code, _, body = stack.submit(env, conn=conn)
+            out[env["document_id"]] = (code, body)
+        conn.close()
+        return out
+    chunks = [envs[i::threads] for i in range(threads)]
+    results = {}
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        for part in pool.map(worker, chunks):
+            results.update(part)
+    return results
+
+
+def assert_exactly_once(prefix, envs):
+    rows = psql("SELECT document_id, count(*) FROM document WHERE document_id LIKE '%s%%' "
+                "GROUP BY document_id" % prefix)
+    counts = {r[0]: int(r[1]) for r in rows}
+    missing = [e["document_id"] for e in envs if e["document_id"] not in counts]
+    twice = [d for d, n in counts.items() if n != 1]
+    check(not missing, "%d documents lost, e.g. %s" % (len(missing), missing[:3]))
+    check(not twice, "stored more than once: %s" % twice[:3])
+    check(len(counts) == len(envs), "stored %d, want %d" % (len(counts), len(envs)))
+    statuses = psql("SELECT s.status, count(*) FROM submission s JOIN document d ON "
+                    "d.submission_id = s.submission_id WHERE d.document_id LIKE '%s%%' "
+                    "GROUP BY s.status" % prefix)
+    check(statuses == [["stored", str(len(envs))]], "submission statuses %s" % statuses)
+
+
+def small_docs(prefix, n, seed):
+    return [env for env, _ in ingsamples.generate(seed, n, prefix, mix=(("lab", 1.0),),
+                                                  sizes={"lab": (1024, 4096)})]
+
+
+def test_thousand_documents_exactly_once():
+    stack = harness.Stack("thousand")
+    try:
+        stack.start_gateway()
+        stack.start_worker(1)
+        stack.start_worker(2)
+        prefix = "E2E-K-" + uuid.uuid4().hex[:8]
+        envs = small_docs(prefix, 1000, seed=1000)
+        results = submit_all(stack, envs)
+        refused = {d: r for d, r in results.items() if r[0] != 202}
+        check(not refused, "not accepted: %s" % list(refused.items())[:3])
+        wait_until("1000 stored", lambda: harness.stored_count(prefix) >= 1000, 120)
+        time.sleep(1)
+        assert_exactly_once(prefix, envs)
+    finally:
+        stack.close()
+
+
+def test_worker_restart_mid_stream():
+    """A worker stopped (SIGKILL, the harshest way) in the middle of a stream and restarted
+    resumes: nothing lost, nothing stored twice."""
+    stack = harness.Stack("restart")
+    try:
+        stack.start_gateway()
+        worker = stack.start_worker(1)
+        prefix = "E2E-R-" + uuid.uuid4().hex[:8]
+        envs = small_docs(prefix, 1000, seed=2000)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(submit_all, stack, envs, 4)
+            wait_until("some stored", lambda: harness.stored_count(prefix) >= 100, 120, 0.05)
+            worker.stop(signal.SIGKILL)
+            killed_at = harness.stored_count(prefix)
+            results = pending.result()
+        check(all(r[0] == 202 for r in results.values()), "a submission was not accepted")
+        check(killed_at < 1000, "the worker finished before it was killed (%d)" % killed_at)
+        stack.start_worker(2)
+        wait_until("1000 stored", lambda: harness.stored_count(prefix) >= 1000, 120)
+        time.sleep(1)
+        assert_exactly_once(prefix, envs)
+        # And a clean stop (SIGTERM) exits 0.
+        check(stack.processes[-1].stop() == 0, "worker did not exit 0 on SIGTERM")
+    finally:
+        stack.close()
+
+
+if __name__ == "__main__":
+    harness.run([test_one_document, test_thousand_documents_exactly_once,
+                 test_worker_restart_mid_stream])
