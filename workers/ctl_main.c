@@ -143,8 +143,9 @@ int main(int argc, char **argv)
     }
     ing_log_init((ing_log_level_t)ing_log_level_parse(settings.log_level));
 
-    rd_kafka_t *rk =
-        wk_kafka_new(WK_KAFKA_ADMIN, &kafka, NULL, NULL, NULL, NULL, errstr, sizeof(errstr));
+    rd_kafka_conf_t *conf =
+        wk_kafka_conf_new(WK_KAFKA_ADMIN, &kafka, NULL, NULL, errstr, sizeof(errstr));
+    rd_kafka_t *rk = conf ? wk_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)) : NULL;
     if (!rk) {
         fprintf(stderr, "ingestctl: kafka: %s\n", errstr);
         return EXIT_USAGE;

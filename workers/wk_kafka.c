@@ -54,18 +54,17 @@ static void wk_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const
     ing_log(l, "rdkafka", "%s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
-rd_kafka_t *wk_kafka_new(wk_kafka_role_t role, const cfg_passthrough_t *kafka, const char *group,
-                         const char *client_suffix, void *opaque,
-                         void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
-                                              rd_kafka_topic_partition_list_t *, void *),
-                         char *errstr, size_t errstr_size)
+rd_kafka_conf_t *wk_kafka_conf_new(wk_kafka_role_t role, const cfg_passthrough_t *kafka,
+                                   const char *group, const char *client_suffix, char *errstr,
+                                   size_t errstr_size)
 {
     static const char *const admin_defaults[] = {"client.id", "ingestctl", NULL};
     /* Offsets: enable.auto.offset.store=false so that librdkafka never stores the offset of a
      * record we have not stored in PostgreSQL; we store the batch's offsets after COMMIT and
      * commit them ourselves (enable.auto.commit=false): asynchronously after each batch (a lost
-     * commit only redelivers records the idempotent store absorbs), synchronously on revoke
-     * and at shutdown, where the next owner starts from what is committed. */
+     * commit only redelivers records the idempotent store absorbs, and a synchronous one would
+     * add a broker round trip to every batch), synchronously on revoke and at shutdown, where
+     * the next owner starts from what is committed. */
     static const char *const consumer_defaults[] = {"client.id",
                                                     "ingest-worker",
                                                     "partition.assignment.strategy",
@@ -80,9 +79,15 @@ rd_kafka_t *wk_kafka_new(wk_kafka_role_t role, const cfg_passthrough_t *kafka, c
                                                     "false",
                                                     NULL};
     /* Idempotent, acks=all: a dead-letter record is on the brokers before we move on. */
-    static const char *const dlq_defaults[] = {
-        "client.id", "ingest-worker-dlq", "enable.idempotence", "true", "acks", "all", "linger.ms",
-        "5",         "message.max.bytes", "33554432",           NULL};
+    static const char *const dlq_defaults[] = {"client.id",
+                                               "ingest-worker-dlq",
+                                               "enable.idempotence",
+                                               "true",
+                                               "acks",
+                                               "all",
+                                               "linger.ms",
+                                               "5",
+                                               NULL};
     const char *const *defaults = role == WK_KAFKA_ADMIN      ? admin_defaults
                                   : role == WK_KAFKA_CONSUMER ? consumer_defaults
                                                               : dlq_defaults;
@@ -90,19 +95,14 @@ rd_kafka_t *wk_kafka_new(wk_kafka_role_t role, const cfg_passthrough_t *kafka, c
     if (!conf)
         return NULL;
     rd_kafka_conf_set_log_cb(conf, wk_kafka_log);
-    rd_kafka_conf_set_opaque(conf, opaque);
-    if (role == WK_KAFKA_CONSUMER) {
-        char why[256];
-        if (rd_kafka_conf_set(conf, "group.id", group, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-            snprintf(errstr, errstr_size, "group.id: %s", why);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-        if (rebalance_cb)
-            rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    char why[256];
+    if (group && rd_kafka_conf_set(conf, "group.id", group, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "group.id: %s", why);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
     if (client_suffix) {
-        char id[256], why[256];
+        char id[256];
         size_t n = sizeof(id);
         if (rd_kafka_conf_get(conf, "client.id", id, &n) == RD_KAFKA_CONF_OK) {
             char full[300];
@@ -111,13 +111,14 @@ rd_kafka_t *wk_kafka_new(wk_kafka_role_t role, const cfg_passthrough_t *kafka, c
                 ing_log(ING_LOG_WARN, "kafka", "client.id %s: %s", full, why);
         }
     }
-    rd_kafka_type_t type = role == WK_KAFKA_CONSUMER ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER;
+    return conf;
+}
+
+rd_kafka_t *wk_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errstr,
+                         size_t errstr_size)
+{
     rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, errstr_size);
-    if (!rk) {
+    if (!rk)
         rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    if (role == WK_KAFKA_CONSUMER)
-        rd_kafka_poll_set_consumer(rk);
     return rk;
 }

@@ -22,14 +22,18 @@ typedef enum wk_kafka_role {
 } wk_kafka_role_t;
 
 /**
- * Creates a handle for role. group is the consumer group (consumer only, else NULL);
- * client_suffix names the handle in broker logs ("worker-1-t0").
- * @returns the handle (caller destroys), or NULL with a reason in errstr.
+ * Builds the configuration of a handle for role: our defaults, then the `kafka.*` passthrough,
+ * then group.id (consumer only; group is NULL otherwise) and client.id suffixed with
+ * client_suffix (may be NULL), log lines routed to ing_log. The caller adds its callbacks and
+ * calls rd_kafka_new.
+ * @returns the configuration (caller owns), or NULL with a reason in errstr.
  */
-rd_kafka_t *wk_kafka_new(wk_kafka_role_t role, const cfg_passthrough_t *kafka, const char *group,
-                         const char *client_suffix, void *opaque,
-                         void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
-                                              rd_kafka_topic_partition_list_t *, void *),
-                         char *errstr, size_t errstr_size);
+rd_kafka_conf_t *wk_kafka_conf_new(wk_kafka_role_t role, const cfg_passthrough_t *kafka,
+                                   const char *group, const char *client_suffix, char *errstr,
+                                   size_t errstr_size);
+
+/** rd_kafka_new that destroys conf on failure too. */
+rd_kafka_t *wk_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errstr,
+                         size_t errstr_size);
 
 #endif

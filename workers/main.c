@@ -1,0 +1,205 @@
+/*
+ * ingest-worker: consumes accepted documents from Kafka and stores them in PostgreSQL.
+ *
+ *   ingest-worker [-c FILE] [--check-config | --print-config | --help]
+ *
+ * Runs worker.threads consumer threads (wk_worker). SIGTERM/SIGINT: every thread finishes its
+ * batch, commits, closes its consumer; exit 0. Exit status: 0 clean stop, 1 a fatal runtime
+ * failure (unsafe or unreachable database at start-up, a thread that could not start),
+ * 2 usage or configuration.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ing_log.h"
+#include "wk_settings.h"
+#include "wk_store.h"
+#include "wk_worker.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+typedef struct thread_slot {
+    pthread_t tid;
+    wk_worker_conf_t conf;
+    wk_stats_t stats;
+    ing_err_t err;
+    atomic_bool done;
+} thread_slot_t;
+
+static void *thread_main(void *arg)
+{
+    thread_slot_t *slot = arg;
+    slot->err = wk_worker_run(&slot->conf, &slot->stats);
+    atomic_store(&slot->done, true);
+    return NULL;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ingest-worker [-c FILE] [--check-config | --print-config | --help]\n"
+            "\n"
+            "  -c, --config FILE   settings file (name = value lines)\n"
+            "  --check-config      load the settings and the policy, then exit (0 when valid)\n"
+            "  --print-config      print the effective settings, secrets redacted, then exit\n"
+            "  -h, --help          this help and the settings reference\n"
+            "\n"
+            "Environment: ING_<NAME> overrides a setting (ING_WORKER_THREADS=4), ING_KAFKA_<KEY>\n"
+            "a librdkafka property. SIGTERM/SIGINT: finish the batch, commit, exit 0.\n"
+            "\nsettings:\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"print-config", no_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL;
+    bool check = false, print = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'C':
+            check = true;
+            break;
+        case 'P':
+            print = true;
+            break;
+        case 'h':
+            usage(stdout);
+            cfg_help(wk_settings_table, stdout);
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    static wk_settings_t settings; /* main()'s; read-only once the threads start */
+    static cfg_passthrough_t kafka;
+    char errstr[1024];
+    if (wk_settings_load(&settings, config, &kafka, errstr, sizeof(errstr))) {
+        fprintf(stderr, "ingest-worker: %s\n", errstr);
+        return EXIT_USAGE;
+    }
+    if (print) {
+        cfg_print(wk_settings_table, &settings, &kafka, stdout);
+        return EXIT_OK;
+    }
+    ing_log_init((ing_log_level_t)ing_log_level_parse(settings.log_level));
+    ing_policy_conf_t pconf = wk_settings_policy(&settings);
+    ing_policy_t *policy = NULL;
+    if (ing_policy_create(&pconf, &policy, errstr, sizeof(errstr))) {
+        fprintf(stderr, "ingest-worker: policy: %s\n", errstr);
+        return EXIT_USAGE;
+    }
+    if (!settings.db_url[0]) {
+        fprintf(stderr, "ingest-worker: worker.db_url is not set\n");
+        ing_policy_destroy(policy);
+        return EXIT_USAGE;
+    }
+    if (check) {
+        printf("configuration ok\n");
+        ing_policy_destroy(policy);
+        return EXIT_OK;
+    }
+
+    /* The database must be reachable and durable before we take any partition. */
+    wk_store_t *probe = NULL;
+    ing_err_t err =
+        wk_store_create(settings.db_url, settings.allow_unsafe_db, &probe, errstr, sizeof(errstr));
+    if (!err && !wk_store_connected(probe)) {
+        err = ING_ERR_UNAVAILABLE;
+        snprintf(errstr, sizeof(errstr), "cannot connect to PostgreSQL (see above)");
+    }
+    wk_store_destroy(probe);
+    if (err) {
+        ing_log(ING_LOG_ERROR, "main", "%s", errstr);
+        ing_policy_destroy(policy);
+        return EXIT_FAILED;
+    }
+
+    /* Signals are taken by this thread only (sigtimedwait): no handler, no global flag. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    atomic_bool stop = false;
+    int nthreads = (int)settings.threads;
+    thread_slot_t *slots = calloc((size_t)nthreads, sizeof(*slots));
+    if (!slots) {
+        ing_policy_destroy(policy);
+        return EXIT_FAILED;
+    }
+    int started = 0;
+    for (int i = 0; i < nthreads; i++) {
+        slots[i].conf = (wk_worker_conf_t){&settings, &kafka, policy, i, &stop};
+        atomic_init(&slots[i].done, false);
+        if (pthread_create(&slots[i].tid, NULL, thread_main, &slots[i]) != 0) {
+            ing_log(ING_LOG_ERROR, "main", "pthread_create: %s", strerror(errno));
+            atomic_store(&stop, true);
+            break;
+        }
+        started++;
+    }
+    ing_log(ING_LOG_INFO, "main", "ingest-worker started threads=%d topic=%s group=%s", started,
+            settings.topic, settings.group);
+
+    bool failed = started < nthreads;
+    while (!atomic_load(&stop)) {
+        struct timespec tick = {0, 200 * 1000000};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            ing_log(ING_LOG_INFO, "main", "signal %d: finishing batches and stopping", sig);
+            atomic_store(&stop, true);
+        }
+        for (int i = 0; i < started; i++)
+            if (atomic_load(&slots[i].done)) { /* a thread only ends early on a fatal error */
+                ing_log(ING_LOG_ERROR, "main", "thread %d stopped: %s; stopping", i,
+                        ing_err_name(slots[i].err));
+                failed = true;
+                atomic_store(&stop, true);
+            }
+    }
+    wk_stats_t total = {0};
+    for (int i = 0; i < started; i++) {
+        pthread_join(slots[i].tid, NULL);
+        failed = failed || slots[i].err != ING_OK;
+        total.batches += slots[i].stats.batches;
+        total.records += slots[i].stats.records;
+        total.stored += slots[i].stats.stored;
+        total.duplicates += slots[i].stats.duplicates;
+        total.rejected += slots[i].stats.rejected;
+        total.dead_lettered += slots[i].stats.dead_lettered;
+        total.retries += slots[i].stats.retries;
+    }
+    ing_log(ING_LOG_INFO, "main",
+            "stopped exit=%d records=%" PRIu64 " stored=%" PRIu64 " duplicates=%" PRIu64
+            " rejected=%" PRIu64 " dead_lettered=%" PRIu64 " retries=%" PRIu64,
+            failed ? EXIT_FAILED : EXIT_OK, total.records, total.stored, total.duplicates,
+            total.rejected, total.dead_lettered, total.retries);
+    free(slots);
+    ing_policy_destroy(policy);
+    return failed ? EXIT_FAILED : EXIT_OK;
+}

@@ -1,0 +1,20 @@
+/*
+ * wk_sqlstate: where PostgreSQL's errors enter the workers' code. A failed statement is either
+ * transient — the same batch may succeed later once the database is back (connection lost,
+ * serialization failure, deadlock, admin shutdown, out of resources, timeouts) — and the batch
+ * is rolled back and redelivered, or permanent, and retrying it can never help. Pure: a table
+ * from SQLSTATE (class or full code) to verdict.
+ */
+#ifndef WK_SQLSTATE_H
+#define WK_SQLSTATE_H
+
+#include "ing_error.h"
+
+/**
+ * Classifies a SQLSTATE. NULL or "" (no error field: the connection broke before the server
+ * answered) is transient.
+ * @returns ING_ERR_UNAVAILABLE or ING_ERR_TIMEOUT (retriable) or ING_ERR_INTERNAL (permanent).
+ */
+ing_err_t wk_sqlstate_classify(const char *sqlstate);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * wk_store: PostgreSQL storage of one poll batch in one transaction. One store (one PGconn)
+ * per worker thread.
+ *
+ * wk_store_batch opens the transaction and writes everything: patient spaces, documents (a
+ * redelivered record finds its row by (source_finess, document_id, version) and stores nothing
+ * twice; other content under the same key is a version conflict), and every submission's final
+ * status (never overwriting a final one). It leaves the transaction open so that the caller can
+ * first make the batch's dead letters durable, then wk_store_commit — or wk_store_rollback.
+ *
+ * Errors are translated with wk_sqlstate: retriable codes mean "roll back, back off, redeliver
+ * the batch"; ING_ERR_INTERNAL means a row the database refuses (the caller isolates it).
+ */
+#ifndef WK_STORE_H
+#define WK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ing_error.h"
+#include "wk_process.h"
+
+typedef struct wk_store wk_store_t;
+
+/**
+ * Connects and prepares the statements. Refuses (ING_ERR_CONFIG) a server with fsync or
+ * synchronous_commit off unless allow_unsafe.
+ * @returns ING_OK and *out (caller destroys) — also when the first connection failed with a
+ *          retriable error: wk_store_connected() is then false and wk_store_reconnect retries.
+ */
+ing_err_t wk_store_create(const char *url, bool allow_unsafe, wk_store_t **out, char *errstr,
+                          size_t errstr_size) ING_MUST_CHECK;
+
+void wk_store_destroy(wk_store_t *st);
+
+bool wk_store_connected(const wk_store_t *st);
+
+/** Drops the connection and connects again (with the same safety check). */
+ing_err_t wk_store_reconnect(wk_store_t *st, char *errstr, size_t errstr_size) ING_MUST_CHECK;
+
+/**
+ * Writes the batch inside a new transaction (left open on ING_OK). Items WK_OUT_PENDING become
+ * WK_OUT_STORED, WK_OUT_RETRY or WK_OUT_DEAD (version_conflict); zbase holds their compressed
+ * content at zoff/zlen. Items WK_OUT_DEAD with id_known get a `rejected` submission row.
+ * On error the transaction is rolled back.
+ */
+ing_err_t wk_store_batch(wk_store_t *st, wk_item_t *items, size_t n, const uint8_t *zbase,
+                         char *errstr, size_t errstr_size) ING_MUST_CHECK;
+
+ing_err_t wk_store_commit(wk_store_t *st, char *errstr, size_t errstr_size) ING_MUST_CHECK;
+
+void wk_store_rollback(wk_store_t *st);
+
+#endif

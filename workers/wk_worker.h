@@ -1,0 +1,51 @@
+/*
+ * wk_worker: one consumer thread — the loop "poll a batch, decide, store in one transaction,
+ * dead-letter what can never be stored, commit the database, then the offsets". Each thread
+ * owns its Kafka consumer, dead-letter producer, PostgreSQL connection, zstd context and batch
+ * memory; threads share only the read-only settings and policy, and a stop flag.
+ *
+ * Guarantees: an offset is stored (and then committed) only after the records below it are
+ * committed in PostgreSQL or durably dead-lettered; a transient failure (database or broker
+ * unavailable) rolls the batch back, pauses the assignment, backs off with jitter and
+ * redelivers the batch by seeking back; a permanent failure of one record never blocks the
+ * others (the batch is retried record by record to isolate it).
+ */
+#ifndef WK_WORKER_H
+#define WK_WORKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfg_settings.h"
+#include "ing_policy.h"
+#include "wk_settings.h"
+
+typedef struct wk_stats {
+    uint64_t batches;
+    uint64_t records;
+    uint64_t stored;        /* documents stored by this worker */
+    uint64_t duplicates;    /* redelivered records whose document was already stored */
+    uint64_t rejected;      /* submissions given status `rejected` */
+    uint64_t dead_lettered; /* records produced to the dead-letter topic */
+    uint64_t retries;       /* batches rolled back after a transient failure */
+} wk_stats_t;
+
+/** What a thread gets. All borrowed, read-only, outliving the thread; stop is main's. */
+typedef struct wk_worker_conf {
+    const wk_settings_t *settings;
+    const cfg_passthrough_t *kafka;
+    const ing_policy_t *policy;
+    int index;               /* thread number, for names and logs */
+    const atomic_bool *stop; /* set by main on SIGTERM/SIGINT */
+} wk_worker_conf_t;
+
+/**
+ * The thread body: runs until *stop, then finishes the batch in hand, commits, and closes
+ * the consumer. @locality its own thread.
+ * @returns ING_OK after a clean stop, or the fatal error (configuration, unsafe database)
+ *          already logged; totals receives the thread's counters either way.
+ */
+ing_err_t wk_worker_run(const wk_worker_conf_t *conf, wk_stats_t *totals);
+
+#endif
