@@ -1,0 +1,40 @@
+/*
+ * gw_api: the endpoints of the submission contract (shared/DOMAIN.md) on top of gw_loop.
+ *   POST /v1/documents            validate, produce to Kafka, 202 only after the delivery report
+ *   GET  /v1/submissions/{id}     the submission's status, to its organisation only
+ *   GET  /healthz                 liveness, no dependency checked
+ * Every error body is application/problem+json (gw_response).
+ *
+ * @locality the loop's thread, like the connection it answers.
+ */
+#ifndef GW_API_H
+#define GW_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_http.h"
+#include "gw_loop.h"
+
+/**
+ * Called once the head is complete, before the body is read: refuses unknown routes, wrong
+ * methods and content types without buffering the body (and before 100 Continue).
+ * @returns true to go on, false with *p filled.
+ */
+bool gw_api_precheck(const gw_http_request_t *req, gw_problem_t *p);
+
+/**
+ * Handles a complete request. body is borrowed for the call (decoded if it was chunked).
+ * The answer goes through gw_conn_respond, now or later.
+ */
+void gw_api_handle(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req, const char *body,
+                   size_t body_len);
+
+/** gw_delivery_fn of the loop's producer (cb_opaque: the loop). */
+void gw_api_on_delivery(void *loop, void *msg_opaque, ing_err_t err, const char *reason);
+
+/** gw_status_get_fn of the loop's status module (cb_opaque: the loop). */
+void gw_api_on_submission(void *loop, uint64_t ref, ing_err_t err, const gw_submission_t *row);
+
+#endif

@@ -1,0 +1,792 @@
+#include "gw_loop.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gw_api.h"
+#include "gw_http.h"
+#include "ing_log.h"
+#include "ing_time.h"
+
+#define READ_CHUNK (256 * 1024)
+#define MAX_REQUEST_LINE 8192
+#define MAX_HEAD_BYTES 16384
+#define OUT_LIMIT (1024 * 1024)
+#define MAX_EVENTS 128
+#define SHRINK_ABOVE (1024 * 1024) /* an idle connection keeps at most this much buffer */
+#define FLUSH_MAX_MS 5000
+
+/* epoll_data.u64: tag in the high 32 bits, connection index in the low ones. */
+enum { TAG_LISTEN = 1, TAG_STOP, TAG_KAFKA, TAG_PG, TAG_CONN };
+#define EV_DATA(tag, idx) ((uint64_t)(tag) << 32 | (uint32_t)(idx))
+
+enum { T_NONE = -1, T_IDLE = 0, T_HEADER, T_REQUEST, T__COUNT };
+
+typedef enum {
+    C_FREE,
+    C_READ,   /* reading a request (or idle between requests) */
+    C_WAIT,   /* the API has the request; nothing is read meanwhile */
+    C_WRITE,  /* writing the response */
+    C_LINGER, /* response sent, write side shut: reading and discarding until EOF */
+} conn_state_t;
+
+struct gw_conn {
+    gw_loop_t *loop;
+    uint32_t idx;
+    conn_state_t state;
+    int fd;
+    uint32_t events; /* registered interest */
+    ing_buf_t in;
+    ing_buf_t out;
+    size_t out_sent;
+    gw_auth_peer_t peer;
+    /* The current request. */
+    int head_len; /* > 0 once its head is complete */
+    gw_http_body_t body;
+    bool keep_alive;
+    bool http10;
+    bool close_after; /* close once out is written */
+    bool linger;      /* ... after reading what the client may still send */
+    uint32_t request_seq;
+    /* Timer list membership. */
+    int timer;
+    int64_t deadline_us;
+    gw_conn_t *tprev, *tnext;
+    bool in_drive;
+    gw_conn_t *next_free;
+};
+
+typedef struct timer_list {
+    gw_conn_t *head, *tail;
+    int64_t duration_us;
+} timer_list_t;
+
+struct gw_loop {
+    gw_loop_conf_t conf;
+    gw_auth_conf_t auth;
+    gw_http_limits_t limits;
+    int epfd;
+    int stop_fd;
+    int listen_fd;
+    gw_producer_t *producer;
+    gw_status_t *status;
+    gw_conn_t *conns;
+    gw_conn_t *free_list;
+    size_t live;
+    timer_list_t timers[T__COUNT];
+    int64_t now_us;
+    uint32_t next_seq;
+    bool stopping;
+    int64_t drain_deadline_us;
+    gw_loop_stats_t stats;
+};
+
+static void conn_drive(gw_conn_t *c);
+
+/* ---- timers ---- */
+
+static void timer_unlink(gw_conn_t *c)
+{
+    if (c->timer == T_NONE)
+        return;
+    timer_list_t *l = &c->loop->timers[c->timer];
+    if (c->tprev)
+        c->tprev->tnext = c->tnext;
+    else
+        l->head = c->tnext;
+    if (c->tnext)
+        c->tnext->tprev = c->tprev;
+    else
+        l->tail = c->tprev;
+    c->tprev = c->tnext = NULL;
+    c->timer = T_NONE;
+}
+
+/* Appending now + a constant duration keeps each list sorted by deadline. */
+static void timer_set(gw_conn_t *c, int kind)
+{
+    timer_unlink(c);
+    timer_list_t *l = &c->loop->timers[kind];
+    c->timer = kind;
+    c->deadline_us = c->loop->now_us + l->duration_us;
+    c->tprev = l->tail;
+    c->tnext = NULL;
+    if (l->tail)
+        l->tail->tnext = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+/* ---- connections ---- */
+
+static void set_events(gw_conn_t *c, uint32_t events)
+{
+    if (c->events == events)
+        return;
+    struct epoll_event ev = {.events = events, .data.u64 = EV_DATA(TAG_CONN, c->idx)};
+    if (epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->events = events;
+}
+
+static void reset_request(gw_conn_t *c)
+{
+    c->head_len = 0;
+    c->request_seq = 0;
+    c->keep_alive = false;
+    c->http10 = false;
+    gw_http_body_init(&c->body);
+}
+
+static void conn_close(gw_conn_t *c)
+{
+    gw_loop_t *loop = c->loop;
+    timer_unlink(c);
+    close(c->fd); /* also removes it from the epoll set */
+    ing_buf_fini(&c->in);
+    ing_buf_fini(&c->out);
+    c->fd = -1;
+    c->state = C_FREE;
+    reset_request(c);
+    c->next_free = loop->free_list;
+    loop->free_list = c;
+    loop->live--;
+}
+
+/* Lingering close: shut our side and read until the client is done, so that it gets the
+ * response we wrote instead of a reset caused by its unread upload. */
+static void conn_linger(gw_conn_t *c)
+{
+    shutdown(c->fd, SHUT_WR);
+    ing_buf_fini(&c->in);
+    c->state = C_LINGER;
+    set_events(c, EPOLLIN);
+    timer_set(c, T_HEADER);
+}
+
+/* @returns 1 when everything is written, 0 when the socket is full, -1 on error. */
+static int conn_flush(gw_conn_t *c)
+{
+    while (c->out_sent < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        }
+        c->out_sent += (size_t)n;
+    }
+    ing_buf_reset(&c->out);
+    c->out_sent = 0;
+    return 1;
+}
+
+/* The last step of every answer: the connection writes it from conn_drive. */
+static void respond_end(gw_conn_t *c, ing_err_t render_err, bool keep_alive)
+{
+    if (render_err) {
+        ing_log(ING_LOG_ERROR, "loop", "thread=%d cannot render a response: %s",
+                c->loop->conf.thread_no, ing_err_name(render_err));
+        keep_alive = false;
+    }
+    if (!keep_alive)
+        c->close_after = true;
+    c->state = C_WRITE;
+    c->request_seq = 0;
+    if (!c->in_drive)
+        conn_drive(c);
+}
+
+static bool answer_keeps_alive(const gw_conn_t *c)
+{
+    return c->keep_alive && !c->close_after && !c->loop->stopping;
+}
+
+static void respond_problem(gw_conn_t *c, const gw_problem_t *p)
+{
+    bool ka = answer_keeps_alive(c);
+    respond_end(c, gw_response_problem(&c->out, p, ka, c->http10), ka);
+}
+
+/* A request that cannot be read to its end: answer and close after a lingering read. */
+static void fail_request(gw_conn_t *c, int status, const char *detail)
+{
+    gw_problem_t p;
+    gw_problem_http(&p, status, detail);
+    c->close_after = true;
+    c->linger = true;
+    respond_problem(c, &p);
+}
+
+void gw_conn_respond(gw_conn_t *c, int status, const char *content_type, const void *body,
+                     size_t body_len, const char *extra_headers)
+{
+    if (c->state != C_WAIT)
+        return; /* answered already (request timeout) */
+    bool ka = answer_keeps_alive(c);
+    respond_end(c,
+                gw_response_write(&c->out, status, content_type, body, body_len, extra_headers, ka,
+                                  c->http10),
+                ka);
+}
+
+void gw_conn_respond_problem(gw_conn_t *c, const gw_problem_t *p)
+{
+    if (c->state != C_WAIT)
+        return;
+    respond_problem(c, p);
+}
+
+uint64_t gw_conn_request_handle(const gw_conn_t *c)
+{
+    return (uint64_t)c->idx << 32 | c->request_seq;
+}
+
+gw_conn_t *gw_loop_waiting_conn(gw_loop_t *loop, uint64_t handle)
+{
+    uint32_t idx = (uint32_t)(handle >> 32), seq = (uint32_t)handle;
+    if (idx >= loop->conf.max_connections || seq == 0)
+        return NULL;
+    gw_conn_t *c = &loop->conns[idx];
+    return c->state == C_WAIT && c->request_seq == seq ? c : NULL;
+}
+
+const gw_auth_peer_t *gw_conn_peer(const gw_conn_t *c)
+{
+    return &c->peer;
+}
+
+/*
+ * Parses what the buffer holds. Returns true when the connection changed state (the caller
+ * goes on driving it), false when it needs more bytes.
+ */
+static bool conn_process_input(gw_conn_t *c)
+{
+    gw_loop_t *loop = c->loop;
+    uint32_t want = EPOLLIN | (c->out.len > c->out_sent ? EPOLLOUT : 0);
+    if (c->in.len == 0) {
+        set_events(c, want);
+        return false;
+    }
+    if (c->head_len == 0 && c->timer != T_HEADER)
+        timer_set(c, T_HEADER); /* from the first byte: a slow sender cannot stretch it */
+    gw_http_request_t req;
+    int status;
+    int h = gw_http_parse_head((const char *)c->in.data, c->in.len, &loop->limits, &req, &status);
+    if (h == -2) {
+        set_events(c, want);
+        return false;
+    }
+    if (h < 0) {
+        fail_request(c, status, NULL);
+        return true;
+    }
+    if (c->head_len == 0) {
+        /* The head just completed: the request's deadline starts now. */
+        c->head_len = h;
+        c->keep_alive = req.keep_alive;
+        c->http10 = req.minor_version == 0;
+        gw_http_body_init(&c->body);
+        timer_set(c, T_REQUEST);
+        loop->stats.requests++;
+        gw_problem_t p;
+        if (!gw_api_precheck(&req, &p)) {
+            if (req.chunked || req.content_length > 0) {
+                c->close_after = true; /* its body is not read */
+                c->linger = true;
+            } else {
+                ing_buf_consume(&c->in, (size_t)h);
+            }
+            c->head_len = 0;
+            respond_problem(c, &p);
+            return true;
+        }
+        if (req.expect_continue && c->in.len == (size_t)h) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            if (ing_buf_append(&c->out, cont, sizeof(cont) - 1) == ING_OK && conn_flush(c) < 0) {
+                conn_close(c);
+                return false;
+            }
+            want = EPOLLIN | (c->out.len > c->out_sent ? EPOLLOUT : 0);
+        }
+    }
+    char *raw = (char *)c->in.data + h;
+    ssize_t b =
+        gw_http_body_scan(&c->body, &req, raw, c->in.len - (size_t)h, &loop->limits, &status);
+    if (b == -2) {
+        set_events(c, want);
+        return false;
+    }
+    if (b < 0) {
+        fail_request(c, status, NULL);
+        return true;
+    }
+    size_t body_len = req.chunked ? gw_http_chunked_decode(raw, (size_t)b) : (size_t)b;
+    c->state = C_WAIT;
+    if (++loop->next_seq == 0)
+        loop->next_seq = 1;
+    c->request_seq = loop->next_seq;
+    set_events(c, 0);
+    gw_api_handle(loop, c, &req, raw, body_len);
+    if (c->state == C_FREE)
+        return false;
+    ing_buf_consume(&c->in, (size_t)h + (size_t)b);
+    if (c->in.len == 0 && c->in.cap > SHRINK_ABOVE)
+        ing_buf_fini(&c->in);
+    c->head_len = 0;
+    return true;
+}
+
+static void conn_drive(gw_conn_t *c)
+{
+    c->in_drive = true;
+    for (;;) {
+        switch (c->state) {
+        case C_FREE:
+        case C_LINGER:
+            goto out;
+        case C_WAIT:
+            set_events(c, 0);
+            goto out;
+        case C_WRITE: {
+            int r = conn_flush(c);
+            if (r < 0) {
+                conn_close(c);
+                goto out;
+            }
+            if (r == 0) {
+                set_events(c, EPOLLOUT);
+                goto out;
+            }
+            if (c->close_after) {
+                if (c->linger)
+                    conn_linger(c);
+                else
+                    conn_close(c);
+                goto out;
+            }
+            c->state = C_READ;
+            reset_request(c);
+            timer_set(c, c->in.len ? T_HEADER : T_IDLE);
+            continue;
+        }
+        case C_READ:
+            if (c->out.len > c->out_sent && conn_flush(c) < 0) {
+                conn_close(c);
+                goto out;
+            }
+            if (!conn_process_input(c))
+                goto out;
+            continue;
+        }
+    }
+out:
+    c->in_drive = false;
+}
+
+static void conn_on_readable(gw_conn_t *c)
+{
+    gw_loop_t *loop = c->loop;
+    if (c->state == C_LINGER) {
+        char sink[16384];
+        ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            conn_close(c);
+        return;
+    }
+    if (c->state != C_READ)
+        return;
+    size_t room = c->in.limit - c->in.len;
+    if (room == 0) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "the request is larger than %zu bytes", c->in.limit);
+        fail_request(c, 413, detail);
+        return;
+    }
+    if (room > READ_CHUNK)
+        room = READ_CHUNK;
+    uint8_t *w;
+    if (ing_buf_reserve(&c->in, room, &w) != ING_OK) {
+        ing_log(ING_LOG_WARN, "loop", "thread=%d out of memory for a read buffer",
+                loop->conf.thread_no);
+        conn_close(c);
+        return;
+    }
+    ssize_t n = recv(c->fd, w, room, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        conn_close(c); /* the peer left, between requests or in the middle of one */
+        return;
+    }
+    ing_buf_commit(&c->in, (size_t)n);
+    loop->stats.bytes_in += (uint64_t)n;
+    conn_drive(c);
+}
+
+static void conn_on_event(gw_conn_t *c, uint32_t events)
+{
+    if (c->state == C_FREE)
+        return;
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        conn_close(c);
+        return;
+    }
+    if (events & EPOLLOUT)
+        conn_drive(c);
+    if ((events & EPOLLIN) && c->state != C_FREE)
+        conn_on_readable(c);
+}
+
+static void conn_on_timeout(gw_conn_t *c)
+{
+    int kind = c->timer;
+    timer_unlink(c);
+    switch (c->state) {
+    case C_FREE:
+        return;
+    case C_LINGER:
+    case C_WRITE:
+        conn_close(c);
+        return;
+    case C_READ:
+        if (kind == T_IDLE || (c->in.len == 0 && c->head_len == 0)) {
+            conn_close(c);
+            return;
+        }
+        c->keep_alive = c->keep_alive && c->head_len > 0;
+        fail_request(c, 408, "the request was not received in time");
+        return;
+    case C_WAIT: {
+        gw_problem_t p;
+        gw_problem_from_err(&p, ING_ERR_UNAVAILABLE, "",
+                            "the request could not be completed in time; retry later");
+        timer_set(c, T_REQUEST); /* bounds the write of this answer */
+        gw_conn_respond_problem(c, &p);
+        return;
+    }
+    }
+}
+
+static void reject_connection(int fd)
+{
+    ing_buf_t out;
+    ing_buf_init(&out, OUT_LIMIT);
+    gw_problem_t p;
+    gw_problem_http(&p, 503, "too many connections");
+    if (gw_response_problem(&out, &p, false, false) == ING_OK)
+        (void)!send(fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ing_buf_fini(&out);
+    close(fd);
+}
+
+static void on_accept(gw_loop_t *loop)
+{
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(loop->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                ing_log(ING_LOG_WARN, "loop", "thread=%d accept: %s", loop->conf.thread_no,
+                        strerror(errno));
+            return;
+        }
+        gw_conn_t *c = loop->free_list;
+        if (!c) {
+            reject_connection(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_DATA(TAG_CONN, c->idx)};
+        if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            close(fd);
+            continue;
+        }
+        loop->free_list = c->next_free;
+        c->next_free = NULL;
+        c->fd = fd;
+        c->events = EPOLLIN;
+        c->state = C_READ;
+        c->close_after = c->linger = false;
+        c->out_sent = 0;
+        c->peer.listener_loopback = loop->conf.listener_loopback;
+        ing_buf_init(&c->in, MAX_HEAD_BYTES + (size_t)loop->conf.settings->max_body_bytes);
+        ing_buf_init(&c->out, OUT_LIMIT);
+        reset_request(c);
+        timer_set(c, T_HEADER);
+        loop->live++;
+        loop->stats.connections++;
+    }
+}
+
+/* ---- the loop ---- */
+
+static void begin_stop(gw_loop_t *loop)
+{
+    uint64_t v;
+    (void)!read(loop->stop_fd, &v, sizeof(v));
+    if (loop->stopping)
+        return;
+    loop->stopping = true;
+    loop->drain_deadline_us =
+        loop->now_us + loop->conf.settings->request_timeout_ms * (int64_t)1000;
+    if (loop->listen_fd >= 0) {
+        close(loop->listen_fd);
+        loop->listen_fd = -1;
+    }
+    for (size_t i = 0; i < loop->conf.max_connections; i++) {
+        gw_conn_t *c = &loop->conns[i];
+        if (c->state == C_READ && c->in.len == 0 && c->out.len == 0)
+            conn_close(c); /* idle keep-alive */
+    }
+    ing_log(ING_LOG_INFO, "loop", "thread=%d stopping: %zu connections in flight",
+            loop->conf.thread_no, loop->live);
+}
+
+static bool drained(gw_loop_t *loop)
+{
+    return loop->live == 0 && gw_producer_outq_len(loop->producer) == 0 &&
+           (gw_status_pending(loop->status) == 0 || !gw_status_connected(loop->status));
+}
+
+static void run_timers(gw_loop_t *loop)
+{
+    for (int k = 0; k < T__COUNT; k++) {
+        gw_conn_t *c;
+        while ((c = loop->timers[k].head) && c->deadline_us <= loop->now_us)
+            conn_on_timeout(c);
+    }
+}
+
+static int next_timeout_ms(gw_loop_t *loop, int64_t status_deadline)
+{
+    int64_t next = loop->now_us + 1000000; /* wake up at least once a second */
+    for (int k = 0; k < T__COUNT; k++)
+        if (loop->timers[k].head && loop->timers[k].head->deadline_us < next)
+            next = loop->timers[k].head->deadline_us;
+    if (status_deadline < next)
+        next = status_deadline;
+    if (loop->stopping && loop->drain_deadline_us < next)
+        next = loop->drain_deadline_us;
+    int64_t wait = next - loop->now_us;
+    return wait <= 0 ? 0 : (int)((wait + 999) / 1000);
+}
+
+void gw_loop_run(gw_loop_t *loop)
+{
+    struct epoll_event evs[MAX_EVENTS];
+    ing_log(ING_LOG_INFO, "loop", "thread=%d running", loop->conf.thread_no);
+    for (;;) {
+        loop->now_us = ing_mono_us();
+        run_timers(loop);
+        int64_t status_deadline = gw_status_tick(loop->status, loop->now_us);
+        if (loop->stopping) {
+            if (drained(loop))
+                break;
+            if (loop->now_us >= loop->drain_deadline_us) {
+                ing_log(ING_LOG_WARN, "loop",
+                        "thread=%d drain timed out: %zu connections, %d records in flight",
+                        loop->conf.thread_no, loop->live, gw_producer_outq_len(loop->producer));
+                break;
+            }
+        }
+        int n = epoll_wait(loop->epfd, evs, MAX_EVENTS, next_timeout_ms(loop, status_deadline));
+        if (n < 0 && errno != EINTR) {
+            ing_log(ING_LOG_ERROR, "loop", "thread=%d epoll_wait: %s", loop->conf.thread_no,
+                    strerror(errno));
+            break;
+        }
+        loop->now_us = ing_mono_us();
+        for (int i = 0; i < n; i++) {
+            uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
+            uint32_t idx = (uint32_t)evs[i].data.u64;
+            switch (tag) {
+            case TAG_LISTEN:
+                if (loop->listen_fd >= 0)
+                    on_accept(loop);
+                break;
+            case TAG_STOP:
+                begin_stop(loop);
+                break;
+            case TAG_KAFKA:
+                gw_producer_serve(loop->producer);
+                break;
+            case TAG_PG:
+                gw_status_on_io(loop->status, evs[i].events);
+                break;
+            case TAG_CONN:
+                conn_on_event(&loop->conns[idx], evs[i].events);
+                break;
+            }
+        }
+        if (n == 0)
+            gw_producer_serve(loop->producer); /* cheap; covers a missed wake-up */
+    }
+    ing_log(ING_LOG_INFO, "loop", "thread=%d stopped", loop->conf.thread_no);
+}
+
+void gw_loop_stop(gw_loop_t *loop)
+{
+    uint64_t one = 1;
+    (void)!write(loop->stop_fd, &one, sizeof(one));
+}
+
+static bool watch_fd(gw_loop_t *loop, int fd, uint32_t tag, char *errstr, size_t errstr_size)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_DATA(tag, 0)};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+        return true;
+    snprintf(errstr, errstr_size, "epoll_ctl: %s", strerror(errno));
+    return false;
+}
+
+ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errstr,
+                         size_t errstr_size)
+{
+    ing_err_t err = ING_ERR_IO;
+    gw_loop_t *loop = calloc(1, sizeof(*loop));
+    if (!loop) {
+        close(conf->listen_fd);
+        return ING_ERR_NOMEM;
+    }
+    const gw_settings_t *s = conf->settings;
+    loop->conf = *conf;
+    loop->listen_fd = conf->listen_fd;
+    loop->epfd = loop->stop_fd = -1;
+    loop->auth.trust_loopback = s->trust_loopback;
+    loop->limits = (gw_http_limits_t){.max_request_line = MAX_REQUEST_LINE,
+                                      .max_head_bytes = MAX_HEAD_BYTES,
+                                      .max_headers = GW_HTTP_MAX_HEADERS,
+                                      .max_body = (size_t)s->max_body_bytes};
+    loop->timers[T_IDLE].duration_us = s->idle_timeout_ms * 1000;
+    loop->timers[T_HEADER].duration_us = s->header_timeout_ms * 1000;
+    loop->timers[T_REQUEST].duration_us = s->request_timeout_ms * 1000;
+    loop->now_us = ing_mono_us();
+    loop->conns = calloc(conf->max_connections, sizeof(*loop->conns));
+    if (!loop->conns) {
+        err = ING_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = conf->max_connections; i-- > 0;) {
+        gw_conn_t *c = &loop->conns[i];
+        c->loop = loop;
+        c->idx = (uint32_t)i;
+        c->fd = -1;
+        c->timer = T_NONE;
+        c->next_free = loop->free_list;
+        loop->free_list = c;
+    }
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    loop->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->epfd < 0 || loop->stop_fd < 0) {
+        snprintf(errstr, errstr_size, "epoll/eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    if (!watch_fd(loop, loop->listen_fd, TAG_LISTEN, errstr, errstr_size) ||
+        !watch_fd(loop, loop->stop_fd, TAG_STOP, errstr, errstr_size))
+        goto fail;
+    char client_id[64];
+    snprintf(client_id, sizeof(client_id), "ingest-gateway-%d", conf->thread_no);
+    gw_producer_conf_t pc = {
+        .kafka = conf->kafka,
+        .topic = s->topic,
+        /* the record adds its metadata (at most a few KiB) to the content */
+        .max_record_bytes = (size_t)s->max_content_bytes + 65536,
+        .client_id = client_id,
+        .on_delivery = gw_api_on_delivery,
+        .cb_opaque = loop,
+    };
+    err = gw_producer_create(&pc, &loop->producer, errstr, errstr_size);
+    if (err)
+        goto fail;
+    err = ING_ERR_IO;
+    if (!watch_fd(loop, gw_producer_fd(loop->producer), TAG_KAFKA, errstr, errstr_size))
+        goto fail;
+    gw_status_conf_t sc = {
+        .db_url = s->db_url,
+        .epfd = loop->epfd,
+        .epoll_tag = EV_DATA(TAG_PG, 0),
+        .max_queue = (size_t)s->db_queue_max,
+        .on_get = gw_api_on_submission,
+        .cb_opaque = loop,
+        .thread_no = conf->thread_no,
+    };
+    err = gw_status_create(&sc, &loop->status);
+    if (err) {
+        snprintf(errstr, errstr_size, "status: %s", ing_err_str(err));
+        goto fail;
+    }
+    *out = loop;
+    return ING_OK;
+fail:
+    gw_loop_destroy(loop);
+    return err;
+}
+
+void gw_loop_destroy(gw_loop_t *loop)
+{
+    if (!loop)
+        return;
+    /* Producer first: its last delivery reports may still queue 'accepted' rows and look for
+     * connections, so both must still exist. */
+    int flush_ms = (int)loop->conf.settings->request_timeout_ms;
+    if (flush_ms > FLUSH_MAX_MS)
+        flush_ms = FLUSH_MAX_MS;
+    gw_producer_destroy(loop->producer, flush_ms);
+    gw_status_destroy(loop->status);
+    if (loop->conns)
+        for (size_t i = 0; i < loop->conf.max_connections; i++)
+            if (loop->conns[i].state != C_FREE)
+                conn_close(&loop->conns[i]);
+    free(loop->conns);
+    if (loop->listen_fd >= 0)
+        close(loop->listen_fd);
+    if (loop->stop_fd >= 0)
+        close(loop->stop_fd);
+    if (loop->epfd >= 0)
+        close(loop->epfd);
+    free(loop);
+}
+
+gw_producer_t *gw_loop_producer(gw_loop_t *loop)
+{
+    return loop->producer;
+}
+
+gw_status_t *gw_loop_status(gw_loop_t *loop)
+{
+    return loop->status;
+}
+
+const gw_settings_t *gw_loop_settings(const gw_loop_t *loop)
+{
+    return loop->conf.settings;
+}
+
+const ing_policy_t *gw_loop_policy(const gw_loop_t *loop)
+{
+    return loop->conf.policy;
+}
+
+const gw_auth_conf_t *gw_loop_auth(const gw_loop_t *loop)
+{
+    return &loop->auth;
+}
+
+int gw_loop_thread_no(const gw_loop_t *loop)
+{
+    return loop->conf.thread_no;
+}
+
+gw_loop_stats_t *gw_loop_stats(gw_loop_t *loop)
+{
+    return &loop->stats;
+}

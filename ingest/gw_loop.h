@@ -1,0 +1,97 @@
+/*
+ * gw_loop: one I/O thread — an epoll loop that owns its listening socket (SO_REUSEPORT), its
+ * connections, its Kafka producer and its PostgreSQL connection. Nothing here is shared with
+ * another thread; the only cross-thread call is gw_loop_stop.
+ *
+ * A connection reads one request at a time into a bounded buffer (head limit + body limit:
+ * more is 413), hands the complete request to gw_api, and does not read further until the
+ * API answered (pipelined requests wait in the buffer, responses stay in order). The API may
+ * answer at once or later (after a Kafka delivery report or a database result); it finds the
+ * connection again by a request handle, never by pointer, because the connection may have
+ * closed or moved to another request meanwhile.
+ *
+ * Timers: three lists, one per timeout (idle keep-alive, header, request). Each list has one
+ * duration and is appended to in time order, so it is sorted and its head is its next expiry.
+ */
+#ifndef GW_LOOP_H
+#define GW_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg_settings.h"
+#include "gw_auth.h"
+#include "gw_producer.h"
+#include "gw_response.h"
+#include "gw_settings.h"
+#include "gw_status.h"
+#include "ing_policy.h"
+
+typedef struct gw_loop gw_loop_t;
+typedef struct gw_conn gw_conn_t;
+
+typedef struct gw_loop_conf {
+    const gw_settings_t *settings;  /* @borrows, read-only, outlives the loop */
+    const cfg_passthrough_t *kafka; /* @borrows */
+    const ing_policy_t *policy;     /* @borrows */
+    int thread_no;                  /* 1-based, for logs and client.id */
+    int listen_fd;                  /* @owns: the loop closes it */
+    bool listener_loopback;
+    size_t max_connections; /* this thread's share */
+} gw_loop_conf_t;
+
+/** Per-thread counters; written by the loop's thread only, read by anyone (relaxed). */
+typedef struct gw_loop_stats {
+    uint64_t connections;
+    uint64_t requests;
+    uint64_t accepted;
+    uint64_t delivery_failed;
+    uint64_t bytes_in;
+} gw_loop_stats_t;
+
+/**
+ * Creates the loop on the calling thread (it may run on another one). On failure the
+ * listen_fd is closed too.
+ * @returns ING_OK, or ING_ERR_CONFIG / ING_ERR_IO / ING_ERR_NOMEM with a reason in errstr.
+ */
+ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errstr,
+                         size_t errstr_size) ING_MUST_CHECK;
+
+/** Runs until gw_loop_stop and the drain (bounded by request_timeout_ms) are done. */
+void gw_loop_run(gw_loop_t *loop);
+
+/** Asks the loop to stop: stop accepting, finish in-flight requests. @locality any thread. */
+void gw_loop_stop(gw_loop_t *loop);
+
+/** Flushes the producer (bounded) and frees everything. */
+void gw_loop_destroy(gw_loop_t *loop);
+
+/* What the API uses, on the loop's thread. */
+gw_producer_t *gw_loop_producer(gw_loop_t *loop);
+gw_status_t *gw_loop_status(gw_loop_t *loop);
+const gw_settings_t *gw_loop_settings(const gw_loop_t *loop);
+const ing_policy_t *gw_loop_policy(const gw_loop_t *loop);
+const gw_auth_conf_t *gw_loop_auth(const gw_loop_t *loop);
+int gw_loop_thread_no(const gw_loop_t *loop);
+gw_loop_stats_t *gw_loop_stats(gw_loop_t *loop);
+
+/** The handle of the request the connection is working on (unique within the loop). */
+uint64_t gw_conn_request_handle(const gw_conn_t *c);
+
+/** The connection still waiting for the answer to that request, or NULL. */
+gw_conn_t *gw_loop_waiting_conn(gw_loop_t *loop, uint64_t handle);
+
+const gw_auth_peer_t *gw_conn_peer(const gw_conn_t *c);
+
+/**
+ * Answers the current request (once). The connection then writes it and, if it is kept
+ * alive, goes on with the next request. May be called during gw_api_handle or later.
+ */
+void gw_conn_respond(gw_conn_t *c, int status, const char *content_type, const void *body,
+                     size_t body_len, const char *extra_headers);
+
+/** Answers the current request with a problem+json. */
+void gw_conn_respond_problem(gw_conn_t *c, const gw_problem_t *p);
+
+#endif

@@ -1,0 +1,207 @@
+#include "gw_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gw_auth.h"
+#include "gw_loop.h"
+#include "ing_log.h"
+
+#define LISTEN_BACKLOG 1024
+
+typedef struct gw_thread {
+    gw_loop_t *loop;
+    pthread_t tid;
+    bool started;
+} gw_thread_t;
+
+struct gw_server {
+    int nthreads;
+    gw_thread_t *threads;
+};
+
+/* Splits "host:port" / "[v6]:port" and resolves it (passive: numeric or a name). */
+static ing_err_t resolve(const char *listen, struct addrinfo **res, char *errstr,
+                         size_t errstr_size)
+{
+    char host[128];
+    const char *port;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':' || (size_t)(close - listen - 1) >= sizeof(host))
+            goto bad;
+        memcpy(host, listen + 1, (size_t)(close - listen - 1));
+        host[close - listen - 1] = '\0';
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof(host))
+            goto bad;
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+        port = colon + 1;
+    }
+    if (!host[0] || !port[0])
+        goto bad;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    int rc = getaddrinfo(host, port, &hints, res);
+    if (rc != 0) {
+        snprintf(errstr, errstr_size, "gateway.listen %s: %s", listen, gai_strerror(rc));
+        return ING_ERR_CONFIG;
+    }
+    return ING_OK;
+bad:
+    snprintf(errstr, errstr_size, "gateway.listen must be host:port or [v6]:port, not \"%s\"",
+             listen);
+    return ING_ERR_CONFIG;
+}
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return false;
+}
+
+ing_err_t gw_server_check_listen(const char *listen, bool *loopback, char *errstr,
+                                 size_t errstr_size)
+{
+    struct addrinfo *res;
+    ing_err_t err = resolve(listen, &res, errstr, errstr_size);
+    if (err)
+        return err;
+    *loopback = is_loopback(res->ai_addr);
+    freeaddrinfo(res);
+    return ING_OK;
+}
+
+/* One listening socket per thread, all bound to the same address (SO_REUSEPORT). */
+static int open_listener(const struct addrinfo *ai, char *errstr, size_t errstr_size)
+{
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
+        goto fail;
+    return fd;
+fail:
+    snprintf(errstr, errstr_size, "cannot listen: %s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+ing_err_t gw_server_create(const gw_settings_t *settings, const cfg_passthrough_t *kafka,
+                           const ing_policy_t *policy, gw_server_t **out, char *errstr,
+                           size_t errstr_size)
+{
+    struct addrinfo *res = NULL;
+    ing_err_t err = resolve(settings->listen, &res, errstr, errstr_size);
+    if (err)
+        return err;
+    bool loopback = is_loopback(res->ai_addr);
+    gw_auth_conf_t auth = {.trust_loopback = settings->trust_loopback};
+    err = gw_auth_check_listener(&auth, loopback, errstr, errstr_size);
+    if (err) {
+        freeaddrinfo(res);
+        return err;
+    }
+    gw_server_t *server = calloc(1, sizeof(*server));
+    if (server)
+        server->threads = calloc((size_t)settings->threads, sizeof(*server->threads));
+    if (!server || !server->threads) {
+        free(server);
+        freeaddrinfo(res);
+        return ING_ERR_NOMEM;
+    }
+    server->nthreads = (int)settings->threads;
+    size_t share =
+        (size_t)((settings->max_connections + settings->threads - 1) / settings->threads);
+    for (int i = 0; i < server->nthreads; i++) {
+        int fd = open_listener(res, errstr, errstr_size);
+        if (fd < 0) {
+            err = ING_ERR_IO;
+            break;
+        }
+        gw_loop_conf_t lc = {.settings = settings,
+                             .kafka = kafka,
+                             .policy = policy,
+                             .thread_no = i + 1,
+                             .listen_fd = fd,
+                             .listener_loopback = loopback,
+                             .max_connections = share};
+        err = gw_loop_create(&lc, &server->threads[i].loop, errstr, errstr_size);
+        if (err)
+            break;
+    }
+    freeaddrinfo(res);
+    if (err) {
+        gw_server_destroy(server);
+        return err;
+    }
+    *out = server;
+    return ING_OK;
+}
+
+static void *thread_main(void *arg)
+{
+    gw_loop_run(arg);
+    return NULL;
+}
+
+ing_err_t gw_server_start(gw_server_t *server, char *errstr, size_t errstr_size)
+{
+    for (int i = 0; i < server->nthreads; i++) {
+        gw_thread_t *t = &server->threads[i];
+        int rc = pthread_create(&t->tid, NULL, thread_main, t->loop);
+        if (rc != 0) {
+            snprintf(errstr, errstr_size, "pthread_create: %s", strerror(rc));
+            gw_server_stop(server);
+            return ING_ERR_INTERNAL;
+        }
+        t->started = true;
+    }
+    return ING_OK;
+}
+
+void gw_server_stop(gw_server_t *server)
+{
+    for (int i = 0; i < server->nthreads; i++)
+        if (server->threads[i].loop)
+            gw_loop_stop(server->threads[i].loop);
+}
+
+void gw_server_wait(gw_server_t *server)
+{
+    for (int i = 0; i < server->nthreads; i++)
+        if (server->threads[i].started) {
+            pthread_join(server->threads[i].tid, NULL);
+            server->threads[i].started = false;
+        }
+}
+
+void gw_server_destroy(gw_server_t *server)
+{
+    if (!server)
+        return;
+    gw_server_wait(server);
+    for (int i = 0; i < server->nthreads; i++)
+        gw_loop_destroy(server->threads[i].loop);
+    free(server->threads);
+    free(server);
+}

@@ -1,0 +1,29 @@
+/*
+ * gw_settings: the gateway's settings struct. The table that fills it (names, defaults,
+ * bounds, descriptions) is in main.c; the library only reads the struct, which is loaded once
+ * before the threads start and read-only afterwards.
+ */
+#ifndef GW_SETTINGS_H
+#define GW_SETTINGS_H
+
+#include <stdbool.h>
+
+typedef struct gw_settings {
+    char listen[128]; /* host:port, [v6]:port */
+    long long threads;
+    char topic[256];
+    char db_url[512];
+    long long max_body_bytes;
+    long long max_connections; /* the whole process; divided among the threads */
+    long long header_timeout_ms;
+    long long idle_timeout_ms;
+    long long request_timeout_ms;
+    bool trust_loopback;
+    char type_codes[512];
+    char allowed_oids[512];
+    long long max_content_bytes;
+    char log_level[16];
+    long long db_queue_max;
+} gw_settings_t;
+
+#endif

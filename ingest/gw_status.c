@@ -1,0 +1,476 @@
+#include "gw_status.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "ing_log.h"
+#include "ing_time.h"
+
+#define BACKOFF_MIN_US 100000
+#define BACKOFF_MAX_US 5000000
+#define CONNECT_TIMEOUT_US 5000000
+#define INSERT_BATCH_MAX 100
+#define INSERT_PARAMS 5
+
+typedef enum { OP_INSERT, OP_GET } op_kind_t;
+
+typedef struct gw_status_op {
+    struct gw_status_op *next;
+    op_kind_t kind;
+    uint64_t ref;    /* OP_GET */
+    gw_accepted_t a; /* OP_INSERT; a.submission_id for OP_GET */
+} gw_status_op_t;
+
+typedef enum { ST_DOWN, ST_CONNECTING, ST_READY } st_state_t;
+
+struct gw_status {
+    gw_status_conf_t conf;
+    char db_url[1024];
+    PGconn *pg;
+    st_state_t state;
+    int registered_fd;
+    int64_t next_attempt_us; /* ST_DOWN: when to reconnect */
+    int64_t connect_deadline_us;
+    int64_t backoff_us;
+    gw_status_op_t *head, *tail; /* queued, not sent */
+    gw_status_op_t *inflight;    /* the batch of the statement in flight */
+    PGresult *inflight_result;
+    size_t queued, inflight_count;
+    uint64_t dropped;
+    bool want_write;
+};
+
+static void op_list_free(gw_status_op_t *op)
+{
+    while (op) {
+        gw_status_op_t *next = op->next;
+        free(op);
+        op = next;
+    }
+}
+
+static void notice_cb(void *arg, const char *message)
+{
+    ing_log(ING_LOG_DEBUG, "status", "postgres notice: %s", message);
+}
+
+/* (Re)registers the socket: libpq may close and reopen it during a connection attempt, and a
+ * new socket can reuse the old number, so delete-and-add rather than compare numbers. */
+static void watch(gw_status_t *st, uint32_t events)
+{
+    int fd = st->pg ? PQsocket(st->pg) : -1;
+    if (st->registered_fd >= 0)
+        epoll_ctl(st->conf.epfd, EPOLL_CTL_DEL, st->registered_fd, NULL);
+    st->registered_fd = -1;
+    if (fd < 0)
+        return;
+    struct epoll_event ev = {.events = events, .data.u64 = st->conf.epoll_tag};
+    if (epoll_ctl(st->conf.epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+        st->registered_fd = fd;
+}
+
+static void drop_inserts(gw_status_t *st, gw_status_op_t *list, const char *why)
+{
+    uint64_t n = 0;
+    for (gw_status_op_t *op = list; op; op = op->next) {
+        if (op->kind == OP_INSERT) {
+            n++;
+        } else {
+            st->conf.on_get(st->conf.cb_opaque, op->ref, ING_ERR_UNAVAILABLE, NULL);
+        }
+    }
+    if (n) {
+        st->dropped += n;
+        ing_log(ING_LOG_WARN, "status",
+                "thread=%d dropped %llu 'accepted' rows (%s); total dropped=%llu",
+                st->conf.thread_no, (unsigned long long)n, why, (unsigned long long)st->dropped);
+    }
+    op_list_free(list);
+}
+
+/* The connection is lost or could not be made: fail what waits, retry later. */
+static void go_down(gw_status_t *st, const char *why)
+{
+    if (st->state != ST_DOWN)
+        ing_log(ING_LOG_WARN, "status", "thread=%d database unavailable: %s", st->conf.thread_no,
+                why);
+    if (st->registered_fd >= 0)
+        epoll_ctl(st->conf.epfd, EPOLL_CTL_DEL, st->registered_fd, NULL);
+    st->registered_fd = -1;
+    st->want_write = false;
+    if (st->pg)
+        PQfinish(st->pg);
+    st->pg = NULL;
+    st->state = ST_DOWN;
+    if (st->inflight_result)
+        PQclear(st->inflight_result);
+    st->inflight_result = NULL;
+    gw_status_op_t *lost = st->inflight;
+    st->inflight = NULL;
+    st->inflight_count = 0;
+    gw_status_op_t *queued = st->head;
+    st->head = st->tail = NULL;
+    st->queued = 0;
+    st->backoff_us = st->backoff_us ? st->backoff_us * 2 : BACKOFF_MIN_US;
+    if (st->backoff_us > BACKOFF_MAX_US)
+        st->backoff_us = BACKOFF_MAX_US;
+    st->next_attempt_us = ing_mono_us() + st->backoff_us;
+    /* Callbacks last: the state is consistent if they queue something new. */
+    drop_inserts(st, lost, "connection lost");
+    drop_inserts(st, queued, "connection lost");
+}
+
+static void start_connect(gw_status_t *st)
+{
+    st->pg = PQconnectStart(st->db_url);
+    if (!st->pg) {
+        go_down(st, "out of memory");
+        return;
+    }
+    if (PQstatus(st->pg) == CONNECTION_BAD) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", PQerrorMessage(st->pg));
+        why[strcspn(why, "\n")] = '\0';
+        go_down(st, why);
+        return;
+    }
+    PQsetNoticeProcessor(st->pg, notice_cb, NULL);
+    st->state = ST_CONNECTING;
+    st->connect_deadline_us = ing_mono_us() + CONNECT_TIMEOUT_US;
+    watch(st, EPOLLOUT); /* PQconnectStart's first wait is PGRES_POLLING_WRITING */
+}
+
+static void send_next(gw_status_t *st);
+
+static void continue_connect(gw_status_t *st)
+{
+    switch (PQconnectPoll(st->pg)) {
+    case PGRES_POLLING_READING:
+        watch(st, EPOLLIN);
+        return;
+    case PGRES_POLLING_WRITING:
+        watch(st, EPOLLOUT);
+        return;
+    case PGRES_POLLING_OK:
+        if (PQsetnonblocking(st->pg, 1) != 0) {
+            go_down(st, "cannot set the connection non-blocking");
+            return;
+        }
+        st->state = ST_READY;
+        st->backoff_us = 0;
+        watch(st, EPOLLIN);
+        ing_log(ING_LOG_INFO, "status", "thread=%d database connected", st->conf.thread_no);
+        send_next(st);
+        return;
+    default: {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", PQerrorMessage(st->pg));
+        why[strcspn(why, "\n")] = '\0';
+        go_down(st, why);
+        return;
+    }
+    }
+}
+
+static void flush_out(gw_status_t *st)
+{
+    int r = PQflush(st->pg);
+    if (r < 0) {
+        go_down(st, "write failed");
+        return;
+    }
+    bool want = r == 1;
+    if (want != st->want_write) {
+        st->want_write = want;
+        struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0),
+                                 .data.u64 = st->conf.epoll_tag};
+        epoll_ctl(st->conf.epfd, EPOLL_CTL_MOD, st->registered_fd, &ev);
+    }
+}
+
+static const char get_sql[] =
+    "SELECT submission_id, org_finess, status, code, detail, document_id, version, "
+    "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+    "FROM submission WHERE submission_id = $1";
+
+/* Sends the statement for the head of the queue: one GET, or up to INSERT_BATCH_MAX
+ * consecutive inserts as one multi-row INSERT. */
+static void send_next(gw_status_t *st)
+{
+    if (st->state != ST_READY || st->inflight || !st->head)
+        return;
+    gw_status_op_t *first = st->head;
+    size_t n = 1;
+    if (first->kind == OP_INSERT) {
+        gw_status_op_t *op = first;
+        while (op->next && op->next->kind == OP_INSERT && n < INSERT_BATCH_MAX) {
+            op = op->next;
+            n++;
+        }
+        st->head = op->next;
+        op->next = NULL;
+    } else {
+        st->head = first->next;
+        first->next = NULL;
+    }
+    if (!st->head)
+        st->tail = NULL;
+    st->queued -= n;
+    st->inflight = first;
+    st->inflight_count = n;
+    int ok;
+    if (first->kind == OP_GET) {
+        const char *values[1] = {first->a.submission_id};
+        ok = PQsendQueryParams(st->pg, get_sql, 1, NULL, values, NULL, NULL, 0);
+    } else {
+        /* INSERT ... VALUES ($1,$2,$3,$4::int,'accepted',to_timestamp($6::bigint/1e6)),... */
+        char sql[INSERT_BATCH_MAX * 110 + 256];
+        char nums[INSERT_BATCH_MAX][2][24];
+        _Static_assert(INSERT_PARAMS == 5, "five parameters per row");
+        const char *values[INSERT_BATCH_MAX * INSERT_PARAMS];
+        int len = snprintf(sql, sizeof(sql),
+                           "INSERT INTO submission (submission_id, org_finess, document_id, "
+                           "version, status, received_at) VALUES ");
+        size_t i = 0;
+        for (gw_status_op_t *op = first; op; op = op->next, i++) {
+            int b = (int)i * 5;
+            len += snprintf(sql + len, sizeof(sql) - (size_t)len,
+                            "%s($%d, $%d, $%d, $%d::integer, 'accepted', "
+                            "to_timestamp($%d::bigint / 1000000.0))",
+                            i ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5);
+            snprintf(nums[i][0], sizeof(nums[i][0]), "%u", op->a.version);
+            snprintf(nums[i][1], sizeof(nums[i][1]), "%lld", (long long)op->a.received_at_us);
+            values[i * 5 + 0] = op->a.submission_id;
+            values[i * 5 + 1] = op->a.org_finess;
+            values[i * 5 + 2] = op->a.document_id;
+            values[i * 5 + 3] = nums[i][0];
+            values[i * 5 + 4] = nums[i][1];
+        }
+        snprintf(sql + len, sizeof(sql) - (size_t)len, " ON CONFLICT (submission_id) DO NOTHING");
+        ok = PQsendQueryParams(st->pg, sql, (int)n * 5, NULL, values, NULL, NULL, 0);
+    }
+    if (!ok) {
+        char why[256];
+        snprintf(why, sizeof(why), "send: %s", PQerrorMessage(st->pg));
+        why[strcspn(why, "\n")] = '\0';
+        go_down(st, why);
+        return;
+    }
+    flush_out(st);
+}
+
+static void copy_col(char *dst, size_t size, const PGresult *r, int col)
+{
+    snprintf(dst, size, "%s", PQgetisnull(r, 0, col) ? "" : PQgetvalue(r, 0, col));
+}
+
+/* The statement in flight finished (res: its last result, may be NULL). */
+static void complete_inflight(gw_status_t *st, PGresult *res)
+{
+    gw_status_op_t *batch = st->inflight;
+    st->inflight = NULL;
+    st->inflight_count = 0;
+    ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (batch->kind == OP_INSERT) {
+        if (s != PGRES_COMMAND_OK) {
+            char why[256];
+            snprintf(why, sizeof(why), "insert failed: %s",
+                     res ? PQresultErrorMessage(res) : "no result");
+            why[strcspn(why, "\n")] = '\0';
+            drop_inserts(st, batch, why);
+        } else {
+            op_list_free(batch);
+        }
+        return;
+    }
+    if (s != PGRES_TUPLES_OK) {
+        ing_log(ING_LOG_WARN, "status", "thread=%d select failed: %s", st->conf.thread_no,
+                res ? PQresultErrorMessage(res) : "no result");
+        st->conf.on_get(st->conf.cb_opaque, batch->ref, ING_ERR_UNAVAILABLE, NULL);
+    } else if (PQntuples(res) == 0) {
+        st->conf.on_get(st->conf.cb_opaque, batch->ref, ING_OK, NULL);
+    } else {
+        gw_submission_t row;
+        copy_col(row.submission_id, sizeof(row.submission_id), res, 0);
+        copy_col(row.org_finess, sizeof(row.org_finess), res, 1);
+        copy_col(row.status, sizeof(row.status), res, 2);
+        copy_col(row.code, sizeof(row.code), res, 3);
+        copy_col(row.detail, sizeof(row.detail), res, 4);
+        copy_col(row.document_id, sizeof(row.document_id), res, 5);
+        row.version = strtol(PQgetvalue(res, 0, 6), NULL, 10);
+        copy_col(row.updated_at, sizeof(row.updated_at), res, 7);
+        st->conf.on_get(st->conf.cb_opaque, batch->ref, ING_OK, &row);
+    }
+    op_list_free(batch);
+}
+
+static void read_results(gw_status_t *st)
+{
+    if (!PQconsumeInput(st->pg)) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", PQerrorMessage(st->pg));
+        why[strcspn(why, "\n")] = '\0';
+        go_down(st, why);
+        return;
+    }
+    while (st->inflight && !PQisBusy(st->pg)) {
+        PGresult *r = PQgetResult(st->pg);
+        if (r) {
+            /* Keep the first result of the statement; a second one cannot come for ours. */
+            if (!st->inflight_result)
+                st->inflight_result = r;
+            else
+                PQclear(r);
+            continue;
+        }
+        PGresult *res = st->inflight_result;
+        st->inflight_result = NULL;
+        complete_inflight(st, res);
+        if (res)
+            PQclear(res);
+    }
+    if (st->state == ST_READY && PQstatus(st->pg) == CONNECTION_BAD) {
+        go_down(st, "connection closed");
+        return;
+    }
+    send_next(st);
+}
+
+ing_err_t gw_status_create(const gw_status_conf_t *conf, gw_status_t **out)
+{
+    gw_status_t *st = calloc(1, sizeof(*st));
+    if (!st)
+        return ING_ERR_NOMEM;
+    st->conf = *conf;
+    snprintf(st->db_url, sizeof(st->db_url), "%s", conf->db_url);
+    st->conf.db_url = st->db_url;
+    st->registered_fd = -1;
+    st->state = ST_DOWN;
+    st->next_attempt_us = 0;
+    start_connect(st);
+    *out = st;
+    return ING_OK;
+}
+
+void gw_status_destroy(gw_status_t *st)
+{
+    if (!st)
+        return;
+    if (st->registered_fd >= 0)
+        epoll_ctl(st->conf.epfd, EPOLL_CTL_DEL, st->registered_fd, NULL);
+    if (st->inflight_result)
+        PQclear(st->inflight_result);
+    if (st->pg)
+        PQfinish(st->pg);
+    st->pg = NULL;
+    st->state = ST_DOWN;
+    /* Every accepted GET gets its one callback, even at shut-down. */
+    gw_status_op_t *lost = st->inflight, *queued = st->head;
+    st->inflight = st->head = st->tail = NULL;
+    drop_inserts(st, lost, "shut-down");
+    drop_inserts(st, queued, "shut-down");
+    free(st);
+}
+
+void gw_status_on_io(gw_status_t *st, uint32_t events)
+{
+    switch (st->state) {
+    case ST_DOWN:
+        return;
+    case ST_CONNECTING:
+        continue_connect(st);
+        return;
+    case ST_READY:
+        if (events & EPOLLOUT) {
+            flush_out(st);
+            if (st->state != ST_READY)
+                return;
+        }
+        if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+            read_results(st);
+        return;
+    }
+}
+
+int64_t gw_status_tick(gw_status_t *st, int64_t now_us)
+{
+    send_next(st);
+    if (st->state == ST_DOWN && now_us >= st->next_attempt_us)
+        start_connect(st);
+    if (st->state == ST_CONNECTING && now_us >= st->connect_deadline_us)
+        go_down(st, "connection attempt timed out");
+    switch (st->state) {
+    case ST_DOWN:
+        return st->next_attempt_us;
+    case ST_CONNECTING:
+        return st->connect_deadline_us;
+    case ST_READY:
+        break;
+    }
+    return INT64_MAX;
+}
+
+static bool enqueue(gw_status_t *st, gw_status_op_t *op)
+{
+    if (st->state != ST_READY || st->queued >= st->conf.max_queue)
+        return false;
+    op->next = NULL;
+    if (st->tail)
+        st->tail->next = op;
+    else
+        st->head = op;
+    st->tail = op;
+    st->queued++;
+    /* Sent from gw_status_tick at the end of the loop iteration: never calls back from here,
+     * and inserts produced in one iteration go in one statement. */
+    return true;
+}
+
+void gw_status_accepted(gw_status_t *st, const gw_accepted_t *a)
+{
+    gw_status_op_t *op = malloc(sizeof(*op));
+    if (op) {
+        op->kind = OP_INSERT;
+        op->ref = 0;
+        op->a = *a;
+        if (enqueue(st, op))
+            return;
+        op->next = NULL;
+    }
+    drop_inserts(st, op, op ? "database unavailable or queue full" : "out of memory");
+}
+
+ing_err_t gw_status_get(gw_status_t *st, const char *submission_id, uint64_t ref)
+{
+    if (st->state != ST_READY || st->queued >= st->conf.max_queue)
+        return ING_ERR_UNAVAILABLE;
+    gw_status_op_t *op = calloc(1, sizeof(*op));
+    if (!op)
+        return ING_ERR_UNAVAILABLE;
+    op->kind = OP_GET;
+    op->ref = ref;
+    snprintf(op->a.submission_id, sizeof(op->a.submission_id), "%s", submission_id);
+    if (!enqueue(st, op)) {
+        free(op);
+        return ING_ERR_UNAVAILABLE;
+    }
+    return ING_OK;
+}
+
+size_t gw_status_pending(const gw_status_t *st)
+{
+    return st->queued + st->inflight_count;
+}
+
+uint64_t gw_status_dropped(const gw_status_t *st)
+{
+    return st->dropped;
+}
+
+bool gw_status_connected(const gw_status_t *st)
+{
+    return st->state == ST_READY;
+}

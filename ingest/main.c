@@ -1,0 +1,170 @@
+/*
+ * ingest-gateway: the HTTP submission gateway. This file only declares the settings table,
+ * reads the command line, and runs gw_server until SIGTERM or SIGINT.
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cfg_kafka.h"
+#include "cfg_settings.h"
+#include "gw_auth.h"
+#include "gw_server.h"
+#include "gw_settings.h"
+#include "ing_log.h"
+#include "ing_policy.h"
+
+#define S(field) offsetof(gw_settings_t, field), sizeof(((gw_settings_t *)0)->field)
+
+static const cfg_setting_t settings_table[] = {
+    {"gateway.listen", CFG_STRING, S(listen), "127.0.0.1:8080", 0, 0, false,
+     "address to listen on, host:port or [v6]:port (every I/O thread binds it, SO_REUSEPORT)"},
+    {"gateway.threads", CFG_INT, S(threads), "2", 1, 64, false,
+     "I/O threads, each with its own event loop, Kafka producer and database connection"},
+    {"gateway.topic", CFG_STRING, S(topic), "ing.documents.v1", 0, 0, false,
+     "Kafka topic the accepted documents are produced to"},
+    {"gateway.db_url", CFG_STRING, S(db_url), "", 0, 0, true,
+     "PostgreSQL connection string (libpq URI) of the submission table"},
+    {"gateway.max_body_bytes", CFG_INT, S(max_body_bytes), "67108864", 1024, 1073741824, false,
+     "largest request body; more is answered 413"},
+    {"gateway.max_connections", CFG_INT, S(max_connections), "10000", 1, 1000000, false,
+     "open client connections for the whole process (shared equally by the threads)"},
+    {"gateway.header_timeout_ms", CFG_INT, S(header_timeout_ms), "10000", 100, 600000, false,
+     "time allowed from a request's first byte to the end of its headers (then 408)"},
+    {"gateway.idle_timeout_ms", CFG_INT, S(idle_timeout_ms), "60000", 100, 3600000, false,
+     "an idle keep-alive connection is closed after this"},
+    {"gateway.request_timeout_ms", CFG_INT, S(request_timeout_ms), "30000", 100, 600000, false,
+     "time allowed from the end of a request's headers to its answer; also bounds the drain "
+     "at shut-down"},
+    {"gateway.trust_loopback", CFG_BOOL, S(trust_loopback), "false", 0, 0, false,
+     "skeleton identity: trust source.finess / X-Ing-Org; only on a loopback listener"},
+    {"gateway.db_queue_max", CFG_INT, S(db_queue_max), "10000", 1, 1000000, false,
+     "database operations queued per thread; over it 'accepted' rows are dropped, reads get "
+     "503"},
+    {"policy.type_codes", CFG_PATH, S(type_codes), "config/type_codes.tsv", 0, 0, false,
+     "accepted document type codes with validity dates (TSV)"},
+    {"policy.allowed_oids", CFG_STRING, S(allowed_oids), "1.2.250.1.213.1.4.8,1.2.250.1.213.1.4.9",
+     0, 0, false, "accepted INS identifier systems, comma-separated"},
+    {"policy.max_content_bytes", CFG_INT, S(max_content_bytes), "20971520", 1, 536870912, false,
+     "largest decoded document; more is refused with 413 content_too_large"},
+    {"log.level", CFG_STRING, S(log_level), "info", 0, 0, false, "error, warn, info or debug"},
+    CFG_END,
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ingest-gateway [-c FILE] [--check-config | --print-config | --help]\n"
+                 "  -c FILE           settings file (name = value lines)\n"
+                 "  --check-config    load the settings, the policy and the Kafka settings, "
+                 "then exit 0 or 1\n"
+                 "  --print-config    print the effective settings (secrets redacted)\n"
+                 "  --help            this text and every setting\n"
+                 "settings (environment overrides: ING_<NAME>, e.g. ING_GATEWAY_LISTEN):\n");
+}
+
+/* Everything that can be checked without running: the policy, the listener, Kafka. */
+static int check(const gw_settings_t *s, const cfg_passthrough_t *kafka, ing_policy_t **policy)
+{
+    char errstr[512];
+    ing_policy_conf_t pc = {.type_codes_path = s->type_codes,
+                            .allowed_oids = s->allowed_oids,
+                            .max_content_bytes = (size_t)s->max_content_bytes};
+    if (ing_policy_create(&pc, policy, errstr, sizeof(errstr)) != ING_OK) {
+        fprintf(stderr, "ingest-gateway: policy: %s\n", errstr);
+        return 1;
+    }
+    bool loopback;
+    gw_auth_conf_t auth = {.trust_loopback = s->trust_loopback};
+    if (gw_server_check_listen(s->listen, &loopback, errstr, sizeof(errstr)) != ING_OK ||
+        gw_auth_check_listener(&auth, loopback, errstr, sizeof(errstr)) != ING_OK) {
+        fprintf(stderr, "ingest-gateway: %s\n", errstr);
+        return 1;
+    }
+    if (!s->db_url[0]) {
+        fprintf(stderr, "ingest-gateway: gateway.db_url is not set\n");
+        return 1;
+    }
+    rd_kafka_conf_t *kc = cfg_kafka_conf_new(NULL, kafka, errstr, sizeof(errstr));
+    if (!kc) {
+        fprintf(stderr, "ingest-gateway: %s\n", errstr);
+        return 1;
+    }
+    rd_kafka_conf_destroy(kc);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool check_only = false, print = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--check-config") == 0) {
+            check_only = true;
+        } else if (strcmp(argv[i], "--print-config") == 0) {
+            print = true;
+        } else if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            cfg_help(settings_table, stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    static gw_settings_t settings; /* read-only once loaded; outlives the threads */
+    static cfg_passthrough_t kafka;
+    char errstr[512];
+    if (cfg_load(settings_table, &settings, path, &kafka, errstr, sizeof(errstr)) != ING_OK) {
+        fprintf(stderr, "ingest-gateway: %s\n", errstr);
+        return 1;
+    }
+    int level = ing_log_level_parse(settings.log_level);
+    if (level < 0) {
+        fprintf(stderr, "ingest-gateway: log.level must be error, warn, info or debug\n");
+        return 1;
+    }
+    ing_log_init((ing_log_level_t)level);
+    if (print) {
+        cfg_print(settings_table, &settings, &kafka, stdout);
+        return 0;
+    }
+    ing_policy_t *policy = NULL;
+    int rc = check(&settings, &kafka, &policy);
+    if (rc || check_only) {
+        if (!rc)
+            printf("configuration ok\n");
+        ing_policy_destroy(policy);
+        return rc;
+    }
+
+    /* Only this thread takes the signals: the I/O threads inherit the blocked mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    gw_server_t *server = NULL;
+    if (gw_server_create(&settings, &kafka, policy, &server, errstr, sizeof(errstr)) != ING_OK ||
+        gw_server_start(server, errstr, sizeof(errstr)) != ING_OK) {
+        ing_log(ING_LOG_ERROR, "main", "cannot start: %s", errstr);
+        gw_server_destroy(server);
+        ing_policy_destroy(policy);
+        return 1;
+    }
+    ing_log(ING_LOG_INFO, "main", "listening on %s threads=%lld topic=%s", settings.listen,
+            settings.threads, settings.topic);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    ing_log(ING_LOG_INFO, "main", "signal %d: draining (at most %lld ms)", sig,
+            settings.request_timeout_ms);
+    gw_server_stop(server);
+    gw_server_destroy(server);
+    ing_policy_destroy(policy);
+    ing_log(ING_LOG_INFO, "main", "stopped");
+    return 0;
+}
