@@ -41,7 +41,18 @@ struct gw_status {
     size_t queued, inflight_count;
     uint64_t dropped;
     bool want_write;
+    bool outage; /* down since the last successful connection (or since start) */
 };
+
+/* libpq's last error as one log-friendly line (no newline, no double quotes). */
+static void pg_reason(char *out, size_t size, const char *prefix, const char *msg)
+{
+    snprintf(out, size, "%s%s", prefix, msg ? msg : "");
+    for (char *p = out; *p; p++)
+        if (*p == '"')
+            *p = '\'';
+    out[strcspn(out, "\n")] = '\0';
+}
 
 static void op_list_free(gw_status_op_t *op)
 {
@@ -94,9 +105,10 @@ static void drop_inserts(gw_status_t *st, gw_status_op_t *list, const char *why)
 /* The connection is lost or could not be made: fail what waits, retry later. */
 static void go_down(gw_status_t *st, const char *why)
 {
-    if (st->state != ST_DOWN)
-        ing_log(ING_LOG_WARN, "status", "thread=%d database unavailable: %s", st->conf.thread_no,
-                why);
+    /* One warning per outage; the retries that follow log at debug level. */
+    ing_log(st->outage ? ING_LOG_DEBUG : ING_LOG_WARN, "status",
+            "thread=%d database unavailable: %s", st->conf.thread_no, why);
+    st->outage = true;
     if (st->registered_fd >= 0)
         epoll_ctl(st->conf.epfd, EPOLL_CTL_DEL, st->registered_fd, NULL);
     st->registered_fd = -1;
@@ -132,8 +144,7 @@ static void start_connect(gw_status_t *st)
     }
     if (PQstatus(st->pg) == CONNECTION_BAD) {
         char why[256];
-        snprintf(why, sizeof(why), "%s", PQerrorMessage(st->pg));
-        why[strcspn(why, "\n")] = '\0';
+        pg_reason(why, sizeof(why), "", PQerrorMessage(st->pg));
         go_down(st, why);
         return;
     }
@@ -161,14 +172,14 @@ static void continue_connect(gw_status_t *st)
         }
         st->state = ST_READY;
         st->backoff_us = 0;
+        st->outage = false;
         watch(st, EPOLLIN);
         ing_log(ING_LOG_INFO, "status", "thread=%d database connected", st->conf.thread_no);
         send_next(st);
         return;
     default: {
         char why[256];
-        snprintf(why, sizeof(why), "%s", PQerrorMessage(st->pg));
-        why[strcspn(why, "\n")] = '\0';
+        pg_reason(why, sizeof(why), "", PQerrorMessage(st->pg));
         go_down(st, why);
         return;
     }
@@ -254,8 +265,7 @@ static void send_next(gw_status_t *st)
     }
     if (!ok) {
         char why[256];
-        snprintf(why, sizeof(why), "send: %s", PQerrorMessage(st->pg));
-        why[strcspn(why, "\n")] = '\0';
+        pg_reason(why, sizeof(why), "send: ", PQerrorMessage(st->pg));
         go_down(st, why);
         return;
     }
@@ -274,12 +284,11 @@ static void complete_inflight(gw_status_t *st, PGresult *res)
     st->inflight = NULL;
     st->inflight_count = 0;
     ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    char why[256];
     if (batch->kind == OP_INSERT) {
         if (s != PGRES_COMMAND_OK) {
-            char why[256];
-            snprintf(why, sizeof(why), "insert failed: %s",
-                     res ? PQresultErrorMessage(res) : "no result");
-            why[strcspn(why, "\n")] = '\0';
+            pg_reason(why, sizeof(why),
+                      "insert failed: ", res ? PQresultErrorMessage(res) : "no result");
             drop_inserts(st, batch, why);
         } else {
             op_list_free(batch);
@@ -287,8 +296,8 @@ static void complete_inflight(gw_status_t *st, PGresult *res)
         return;
     }
     if (s != PGRES_TUPLES_OK) {
-        ing_log(ING_LOG_WARN, "status", "thread=%d select failed: %s", st->conf.thread_no,
-                res ? PQresultErrorMessage(res) : "no result");
+        pg_reason(why, sizeof(why), "", res ? PQresultErrorMessage(res) : "no result");
+        ing_log(ING_LOG_WARN, "status", "thread=%d select failed: %s", st->conf.thread_no, why);
         st->conf.on_get(st->conf.cb_opaque, batch->ref, ING_ERR_UNAVAILABLE, NULL);
     } else if (PQntuples(res) == 0) {
         st->conf.on_get(st->conf.cb_opaque, batch->ref, ING_OK, NULL);
@@ -311,8 +320,7 @@ static void read_results(gw_status_t *st)
 {
     if (!PQconsumeInput(st->pg)) {
         char why[256];
-        snprintf(why, sizeof(why), "%s", PQerrorMessage(st->pg));
-        why[strcspn(why, "\n")] = '\0';
+        pg_reason(why, sizeof(why), "", PQerrorMessage(st->pg));
         go_down(st, why);
         return;
     }
