@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # deploy/local/lib/app.sh -- the project's own programs: build, topics, gateway, workers.
 #
-# Binaries come from the CMake "release" preset (build/release). They are rebuilt when missing
-# or older than any C source, header or CMake file in the tree. Topics are created by the
+# Binaries come from the CMake "release" preset (build/release); ninja rebuilds the targets the
+# stack runs whenever they are missing or stale. Topics are created by the
 # project's ingestctl, never by Kafka's scripts, so the topic layout lives in one place.
 
 BUILD_DIR="$ROOT/build/release"
@@ -14,58 +14,46 @@ WORKER_CONF="$ROOT/config/local/worker.conf"
 GATEWAY_START_TIMEOUT=30
 APP_STOP_TIMEOUT=15
 
-# Print the first source file newer than $1 (nothing when $1 is up to date).
-app_newer_source() {
-    find "$ROOT" \( -path "$ROOT/build" -o -path "$ROOT/.local" -o -path "$ROOT/.git" \) -prune -o \
-        -type f \( -name '*.c' -o -name '*.h' -o -name CMakeLists.txt -o -name '*.cmake' \
-        -o -name CMakePresets.json \) -newer "$1" -print -quit
-}
-
-# app_build BINARY...: build the release preset unless every BINARY exists and is up to date.
+# app_build BINARY...: make sure each BINARY (a path under build/release whose basename is its
+# CMake target) exists and is up to date. Ninja itself decides what is stale (a dry run);
+# only the needed targets are built, so an unrelated half-written file elsewhere in the tree
+# does not stop the stack.
 app_build() {
-    local bin stale=
-    for bin in "$@"; do
-        if [[ ! -x $bin ]]; then
-            stale="${bin#"$ROOT"/} is missing"
-            break
-        fi
-        local newer
-        newer=$(app_newer_source "$bin")
-        if [[ -n $newer ]]; then
-            stale="${newer#"$ROOT"/} is newer than ${bin#"$ROOT"/}"
-            break
-        fi
-    done
-    [[ -z $stale ]] && return 0
+    local targets=() bin log="$LOG_DIR/build.log" started
+    for bin in "$@"; do targets+=("$(basename -- "$bin")"); done
     [[ -f $ROOT/CMakePresets.json ]] ||
-        die "cannot build: $ROOT/CMakePresets.json is missing ($stale)"
-    msg "building (release preset): $stale"
-    local log="$LOG_DIR/build.log" started
+        die "cannot build ${targets[*]}: $ROOT/CMakePresets.json is missing"
+    if [[ -f $BUILD_DIR/build.ninja ]]; then
+        local plan
+        plan=$(cd "$ROOT" && cmake --build --preset release --target "${targets[@]}" -- -n 2>&1) ||
+            { printf '%s\n' "$plan" | tail -n 20 >&2; die "cannot build ${targets[*]} (no such CMake target yet?)"; }
+        grep -q 'no work to do' <<<"$plan" && return 0
+    fi
+    msg "building ${targets[*]} (release preset, log ${log#"$ROOT"/})"
     started=$(now_s)
     (
         cd "$ROOT" &&
-            { [[ -f $BUILD_DIR/CMakeCache.txt ]] || cmake --preset release; } &&
-            cmake --build --preset release -j2
-    ) >"$log" 2>&1 || { log_tail "$log" 40; die "build failed (see $log)"; }
+            { [[ -f $BUILD_DIR/build.ninja ]] || cmake --preset release; } &&
+            cmake --build --preset release -j2 --target "${targets[@]}"
+    ) >"$log" 2>&1 || { log_tail "$log" 40; die "build of ${targets[*]} failed (see $log)"; }
     msg "build done in $(($(now_s) - started))s"
     for bin in "$@"; do
-        [[ -x $bin ]] || die "build succeeded but ${bin#"$ROOT"/} was not produced (no such target yet?)"
+        [[ -x $bin ]] || die "build succeeded but ${bin#"$ROOT"/} was not produced"
     done
 }
 
-# Export the stack's addresses to the programs we run, as the env file does for tests.
-app_env() {
-    export ING_KAFKA_BROKERS="$KAFKA_HOST:$KAFKA_PORT" ING_PG_URL="$PG_URL" \
-        ING_GATEWAY_URL="$GATEWAY_URL" KAFKA_LIBS
-}
+# The env file's names are for tests, not settings; ING_KAFKA_* in particular would reach
+# librdkafka as kafka.* properties (ING_KAFKA_BROKERS -> "brokers", unknown). Programs the
+# stack runs get their addresses from config/local/*.conf only, even when the caller's shell
+# has sourced the env file.
+APP_ENV=(env -u ING_KAFKA_BROKERS -u ING_PG_URL -u ING_GATEWAY_URL -u KAFKA_LIBS)
 
 topics_create() {
     app_build "$INGESTCTL"
     [[ -f $WORKER_CONF ]] || die "cannot create topics: ${WORKER_CONF#"$ROOT"/} is missing"
     local log="$LOG_DIR/ingestctl.log"
-    app_env
     msg "creating topics (ingestctl topics create)"
-    "$INGESTCTL" -c "$WORKER_CONF" topics create >"$log" 2>&1 </dev/null ||
+    "${APP_ENV[@]}" "$INGESTCTL" -c "$WORKER_CONF" topics create >"$log" 2>&1 </dev/null ||
         { log_tail "$log"; die "ingestctl topics create failed (see $log)"; }
 }
 
@@ -81,9 +69,8 @@ gateway_start() {
     [[ -f $GATEWAY_CONF ]] || die "cannot start the gateway: ${GATEWAY_CONF#"$ROOT"/} is missing"
     ! port_open "$GATEWAY_HOST" "$GATEWAY_PORT" ||
         die "port $GATEWAY_HOST:$GATEWAY_PORT is taken by a process this stack did not start"
-    app_env
     msg "starting gateway on $GATEWAY_URL"
-    spawn gateway "$LOG_DIR/gateway.log" "$GATEWAY_BIN" -c "$GATEWAY_CONF"
+    spawn gateway "$LOG_DIR/gateway.log" "${APP_ENV[@]}" "$GATEWAY_BIN" -c "$GATEWAY_CONF"
     local started deadline code
     started=$(now_s)
     deadline=$((started + GATEWAY_START_TIMEOUT))
@@ -110,10 +97,9 @@ worker_start() {
         return 0
     fi
     [[ -f $WORKER_CONF ]] || die "cannot start workers: ${WORKER_CONF#"$ROOT"/} is missing"
-    app_env
     msg "starting worker-$id"
     spawn "worker-$id" "$LOG_DIR/worker-$id.log" \
-        env ING_WORKER_ID="$id" "$WORKER_BIN" -c "$WORKER_CONF"
+        "${APP_ENV[@]}" ING_WORKER_ID="$id" "$WORKER_BIN" -c "$WORKER_CONF"
 }
 
 # Workers have no port to probe: give them a moment and check they did not exit at once

@@ -93,7 +93,8 @@ spawn() {
     rm -f -- "$file"
     printf '\n==== %s: starting %s ====\n' "$(date -Is)" "$name" >>"$log"
     # shellcheck disable=SC2016 # expanded by the child shell
-    setsid bash -c 'echo $$ >"$0"; exec "$@"' "$file" "$@" </dev/null >>"$log" 2>&1 &
+    # 9>&-: the daemon must not inherit (and so hold forever) the stack lock.
+    setsid bash -c 'echo $$ >"$0"; exec "$@"' "$file" "$@" </dev/null >>"$log" 2>&1 9>&- &
     local i
     for ((i = 0; i < 50; i++)); do
         [[ -s $file ]] && return 0

@@ -15,8 +15,9 @@ PG_FALLBACK_DIR="/var/tmp/ingest-stack-$(printf '%s' "$ROOT" | sha256sum | cut -
 MIGRATIONS_DIR="$ROOT/deploy/migrations"
 PG_STOP_TIMEOUT=60
 
-# as_postgres CMD...: run as the postgres OS user from a directory it can enter.
-as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+# as_postgres CMD...: run as the postgres OS user from a directory it can enter, without the
+# stack lock's descriptor (the postmaster would otherwise hold the lock for its lifetime).
+as_postgres() { (cd / && runuser -u postgres -- "$@" 9>&-); }
 
 pg_location_ok_locally() {
     local sock="$STATE_DIR/run/pg/.s.PGSQL.$PG_PORT"
@@ -24,13 +25,15 @@ pg_location_ok_locally() {
     as_postgres test -x "$STATE_DIR" -a -x "$LOG_DIR" -a -x "$RUN_DIR"
 }
 
-# Decide (once) where the cluster lives and set PGDATA, PG_SOCKDIR, PG_LOG.
+# Decide where the cluster lives and set PG_WHERE, PGDATA, PG_SOCKDIR, PG_LOG. The first
+# `up` records the choice (pg_locate persist); read-only commands only look.
 pg_locate() {
-    local where=
+    local where=""
     [[ -r $PG_LOCATION_FILE ]] && where=$(<"$PG_LOCATION_FILE")
     if [[ $where != local && $where != fallback ]]; then
-        [[ $(id -u) -eq 0 ]] || { where=unknown; }
-        if [[ $where != unknown ]]; then
+        if [[ ${1:-} != persist ]]; then
+            where=local # never started: nothing to find anywhere
+        else
             if pg_location_ok_locally; then where=local; else where=fallback; fi
             printf '%s\n' "$where" >"$PG_LOCATION_FILE"
         fi
@@ -65,7 +68,7 @@ pg_init() {
         chmod 700 "$PG_FALLBACK_DIR"
         ln -sfn -- "$PG_LOG" "$LOG_DIR/postgres.log"
     fi
-    install -d -o postgres -g postgres -m 700 "$PG_SOCKDIR"
+    install -d -o postgres -g postgres -m 755 "$PG_SOCKDIR"
     [[ -L $PG_LOG ]] && rm -f -- "$PG_LOG" # left by an earlier fallback run
     touch -- "$PG_LOG"
     chown postgres:postgres "$PG_LOG"
@@ -143,7 +146,7 @@ pg_migrate() {
 }
 
 pg_start() {
-    pg_locate
+    pg_locate persist
     local pid
     if pid=$(pg_pid); then
         msg "postgres already running (pid $pid)"
@@ -176,7 +179,6 @@ pg_status() {
     pg_locate
     local pid where=""
     [[ $PG_WHERE == fallback ]] && where=", data in $PGDATA (repo not reachable by the postgres user)"
-    [[ $PG_WHERE == unknown ]] && where=", location unknown (run as root)"
     if pid=$(pg_pid); then
         printf '%-10s %-8s pid %-8s %s\n' postgres running "$pid" "$PG_HOST:$PG_PORT$where"
     else
