@@ -259,7 +259,9 @@ static bool conn_flush(lg_worker_t *wk, lg_conn_t *c)
                          MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             c->out_off += (size_t)n;
-            wk->totals.bytes_sent += (uint64_t)n;
+            second_at(wk, ing_mono_us(), NULL)->c.bytes_sent += (uint64_t)n;
+            if (c->measured)
+                wk->totals.bytes_sent += (uint64_t)n;
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -401,7 +403,9 @@ static void conn_readable(lg_worker_t *wk, lg_conn_t *c, int64_t now)
         ssize_t n = recv(c->fd, w, room, 0);
         if (n > 0) {
             ing_buf_commit(&c->in, (size_t)n);
-            wk->totals.bytes_received += (uint64_t)n;
+            second_at(wk, now, NULL)->c.bytes_received += (uint64_t)n;
+            if (c->state == C_BUSY && c->measured)
+                wk->totals.bytes_received += (uint64_t)n;
             if ((size_t)n < room)
                 break;
             continue;
