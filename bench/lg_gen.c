@@ -133,9 +133,11 @@ void lg_ins_key(const char body[13], char key[3])
 void lg_synthetic_ins(lg_rng_t *r, char out[16])
 {
     /* The same fields and ranges as ingsamples.synthetic_ins. */
-    snprintf(out, 14, "%d%02d%02d%02d%03d%03d", 1 + (int)lg_rng_below(r, 2),
+    char body[80]; /* room for any int, so the compiler sees no truncation */
+    snprintf(body, sizeof(body), "%d%02d%02d%02d%03d%03d", 1 + (int)lg_rng_below(r, 2),
              (int)lg_rng_below(r, 100), 1 + (int)lg_rng_below(r, 12), 1 + (int)lg_rng_below(r, 95),
              1 + (int)lg_rng_below(r, 989), 1 + (int)lg_rng_below(r, 998));
+    memcpy(out, body, 13);
     lg_ins_key(out, out + 13);
 }
 

@@ -182,13 +182,13 @@ int lg_hist_sub_bucket_count(const lg_hist_t *h)
 
 int64_t lg_hist_lowest_equivalent(const lg_hist_t *h, int64_t v)
 {
-    int shift;
+    int shift = 0;
     return value_at_index(h, counts_index(h, v < 0 ? 0 : v), &shift);
 }
 
 int64_t lg_hist_highest_equivalent(const lg_hist_t *h, int64_t v)
 {
-    int shift;
+    int shift = 0;
     int64_t low = value_at_index(h, counts_index(h, v < 0 ? 0 : v), &shift);
     return low + ((int64_t)1 << shift) - 1;
 }
@@ -208,8 +208,9 @@ int64_t lg_hist_percentile(const lg_hist_t *h, double p)
     for (size_t i = 0; i < h->counts_len; i++) {
         seen += h->counts[i];
         if (seen >= want) {
-            int shift;
-            int64_t v = value_at_index(h, i, &shift) + ((int64_t)1 << shift) - 1;
+            int shift = 0;
+            int64_t low = value_at_index(h, i, &shift); /* sets shift: a statement of its own */
+            int64_t v = low + ((int64_t)1 << shift) - 1;
             if (v > h->max)
                 v = h->max;
             if (v < h->min)
