@@ -25,9 +25,6 @@ typedef struct gw_pending_get {
     char org[ING_FINESS_LEN + 1]; /* "" = any organisation */
 } gw_pending_get_t;
 
-typedef enum { R_NONE, R_DOCUMENTS, R_SUBMISSION, R_HEALTHZ } route_t;
-
-static const char documents_path[] = "/v1/documents";
 static const char submissions_prefix[] = "/v1/submissions/";
 
 static bool slice_is(gw_slice_t s, const char *lit)
@@ -36,27 +33,40 @@ static bool slice_is(gw_slice_t s, const char *lit)
 }
 
 /* The route of the target's path (the query is ignored); *id gets the submission id. */
-static route_t route_of(gw_slice_t target, gw_slice_t *id)
+static gw_route_t route_of(gw_slice_t target, gw_slice_t *id)
 {
+    static const struct {
+        const char *path;
+        gw_route_t route;
+    } exact[] = {
+        {"/v1/documents", GW_ROUTE_DOCUMENTS},
+        {"/healthz", GW_ROUTE_HEALTHZ},
+        {"/readyz", GW_ROUTE_READYZ},
+        {"/metrics", GW_ROUTE_METRICS},
+    };
     const char *q = memchr(target.ptr, '?', target.len);
     gw_slice_t path = {target.ptr, q ? (size_t)(q - target.ptr) : target.len};
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (slice_is(path, exact[i].path))
+            return exact[i].route;
     size_t plen = sizeof(submissions_prefix) - 1;
-    if (slice_is(path, documents_path))
-        return R_DOCUMENTS;
-    if (slice_is(path, "/healthz"))
-        return R_HEALTHZ;
     if (path.len > plen && memcmp(path.ptr, submissions_prefix, plen) == 0 &&
         !memchr(path.ptr + plen, '/', path.len - plen)) {
         if (id)
             *id = (gw_slice_t){path.ptr + plen, path.len - plen};
-        return R_SUBMISSION;
+        return GW_ROUTE_SUBMISSION;
     }
-    return R_NONE;
+    return GW_ROUTE_OTHER;
 }
 
-static const char *allowed_method(route_t r)
+gw_route_t gw_api_route(const gw_http_request_t *req)
 {
-    return r == R_DOCUMENTS ? "POST" : "GET";
+    return route_of(req->target, NULL);
+}
+
+static const char *allowed_method(gw_route_t r)
+{
+    return r == GW_ROUTE_DOCUMENTS || r == GW_ROUTE_BATCH ? "POST" : "GET";
 }
 
 /* application/json, parameters (charset) allowed. */
@@ -73,8 +83,8 @@ static bool is_json(const gw_slice_t *ct)
 
 bool gw_api_precheck(const gw_http_request_t *req, gw_problem_t *p)
 {
-    route_t r = route_of(req->target, NULL);
-    if (r == R_NONE) {
+    gw_route_t r = route_of(req->target, NULL);
+    if (r == GW_ROUTE_OTHER) {
         gw_problem_http(p, 404, "no resource at this path");
         return false;
     }
@@ -85,7 +95,7 @@ bool gw_api_precheck(const gw_http_request_t *req, gw_problem_t *p)
         p->allow = allowed_method(r);
         return false;
     }
-    if (r == R_DOCUMENTS && !is_json(gw_http_header(req, "content-type"))) {
+    if (r == GW_ROUTE_DOCUMENTS && !is_json(gw_http_header(req, "content-type"))) {
         gw_problem_http(p, 415, "the body must be application/json");
         return false;
     }
@@ -190,7 +200,7 @@ void gw_api_on_delivery(void *opaque, void *msg_opaque, ing_err_t err, const cha
     const gw_accepted_t *a = &pp->accepted;
     long ms = (long)((ing_mono_us() - pp->started_us) / 1000);
     if (err == ING_OK) {
-        gw_loop_stats(loop)->accepted++;
+        gw_metrics_add(&gw_loop_metrics(loop)->documents_accepted, 1);
         gw_status_accepted(gw_loop_status(loop), a);
         ing_log(ING_LOG_INFO, "api", "thread=%d submission_id=%s accepted delivery_ms=%ld%s",
                 gw_loop_thread_no(loop), a->submission_id, ms, c ? "" : " client_gone=1");
@@ -204,7 +214,7 @@ void gw_api_on_delivery(void *opaque, void *msg_opaque, ing_err_t err, const cha
                 location);
         }
     } else {
-        gw_loop_stats(loop)->delivery_failed++;
+        gw_metrics_add(&gw_loop_metrics(loop)->delivery_failures, 1);
         ing_log(ING_LOG_WARN, "api",
                 "thread=%d submission_id=%s delivery failed code=%s reason=\"%s\" "
                 "delivery_ms=%ld",
@@ -294,20 +304,53 @@ void gw_api_on_submission(void *opaque, uint64_t ref, ing_err_t err, const gw_su
     free(pg);
 }
 
+static void handle_readyz(gw_loop_t *loop, gw_conn_t *c)
+{
+    char why[128];
+    if (gw_metrics_ready(gw_loop_metrics_all(loop), why, sizeof(why))) {
+        respond_json(c, 200, json_pack("{s:s}", "status", "ready"), NULL);
+        return;
+    }
+    gw_problem_t p;
+    gw_problem_http(&p, 503, why);
+    gw_conn_respond_problem(c, &p);
+}
+
+static void handle_metrics(gw_loop_t *loop, gw_conn_t *c)
+{
+    ing_buf_t text;
+    ing_buf_init(&text, 1 << 20);
+    if (gw_metrics_render(gw_loop_metrics_all(loop), &text) != ING_OK) {
+        ing_buf_fini(&text);
+        respond_err(c, ING_ERR_INTERNAL, "cannot render the metrics");
+        return;
+    }
+    gw_conn_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", text.data, text.len, NULL);
+    ing_buf_fini(&text);
+}
+
 void gw_api_handle(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req, const char *body,
                    size_t body_len)
 {
     switch (route_of(req->target, NULL)) {
-    case R_DOCUMENTS:
+    case GW_ROUTE_DOCUMENTS:
         handle_post(loop, c, req, body, body_len);
         return;
-    case R_SUBMISSION:
+    case GW_ROUTE_SUBMISSION:
         handle_get(loop, c, req);
         return;
-    case R_HEALTHZ:
+    case GW_ROUTE_HEALTHZ:
         respond_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL);
         return;
-    case R_NONE:
+    case GW_ROUTE_READYZ:
+        handle_readyz(loop, c);
+        return;
+    case GW_ROUTE_METRICS:
+        handle_metrics(loop, c);
+        return;
+    case GW_ROUTE_BATCH:
+    case GW_ROUTE_OTHER:
+    case GW_ROUTE__COUNT:
         break;
     }
     gw_problem_t p; /* gw_api_precheck let it through: cannot happen */

@@ -3,6 +3,8 @@
  *   POST /v1/documents            validate, produce to Kafka, 202 only after the delivery report
  *   GET  /v1/submissions/{id}     the submission's status, to its organisation only
  *   GET  /healthz                 liveness, no dependency checked
+ *   GET  /readyz                  readiness: database and Kafka reachable, not draining
+ *   GET  /metrics                 Prometheus counters of every thread
  * Every error body is application/problem+json (gw_response).
  *
  * @locality the loop's thread, like the connection it answers.
@@ -16,6 +18,9 @@
 
 #include "gw_http.h"
 #include "gw_loop.h"
+
+/** The route of a request, for the counters. */
+gw_route_t gw_api_route(const gw_http_request_t *req);
 
 /**
  * Called once the head is complete, before the body is read: refuses unknown routes, wrong

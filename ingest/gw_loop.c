@@ -24,9 +24,12 @@
 #define SHRINK_ABOVE (1024 * 1024) /* an idle connection keeps at most this much buffer */
 #define FLUSH_MAX_MS 5000
 
-/* epoll_data.u64: tag in the high 32 bits, connection index in the low ones. */
+/* epoll_data.u64: tag in the high 8 bits, the connection slot's generation in the next 24
+ * (an event returned for a socket closed earlier in the same batch must not reach the
+ * connection that reused its slot), the slot index in the low 32. */
 enum { TAG_LISTEN = 1, TAG_STOP, TAG_KAFKA, TAG_PG, TAG_CONN };
-#define EV_DATA(tag, idx) ((uint64_t)(tag) << 32 | (uint32_t)(idx))
+#define EV_DATA(tag, gen, idx)                                                                     \
+    ((uint64_t)(tag) << 56 | (uint64_t)((gen)&0xffffff) << 32 | (uint32_t)(idx))
 
 enum { T_NONE = -1, T_IDLE = 0, T_HEADER, T_REQUEST, T__COUNT };
 
@@ -41,6 +44,7 @@ typedef enum {
 struct gw_conn {
     gw_loop_t *loop;
     uint32_t idx;
+    uint32_t gen; /* incremented at each accept into this slot */
     conn_state_t state;
     int fd;
     uint32_t events; /* registered interest */
@@ -56,6 +60,7 @@ struct gw_conn {
     bool close_after; /* close once out is written */
     bool linger;      /* ... after reading what the client may still send */
     uint32_t request_seq;
+    gw_route_t route; /* for the request counters */
     /* Timer list membership. */
     int timer;
     int64_t deadline_us;
@@ -86,7 +91,7 @@ struct gw_loop {
     uint32_t next_seq;
     bool stopping;
     int64_t drain_deadline_us;
-    gw_loop_stats_t stats;
+    gw_thread_metrics_t *metrics;
 };
 
 static void conn_drive(gw_conn_t *c);
@@ -132,7 +137,7 @@ static void set_events(gw_conn_t *c, uint32_t events)
 {
     if (c->events == events)
         return;
-    struct epoll_event ev = {.events = events, .data.u64 = EV_DATA(TAG_CONN, c->idx)};
+    struct epoll_event ev = {.events = events, .data.u64 = EV_DATA(TAG_CONN, c->gen, c->idx)};
     if (epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
         c->events = events;
 }
@@ -141,6 +146,7 @@ static void reset_request(gw_conn_t *c)
 {
     c->head_len = 0;
     c->request_seq = 0;
+    c->route = GW_ROUTE_OTHER;
     c->keep_alive = false;
     c->http10 = false;
     gw_http_body_init(&c->body);
@@ -190,8 +196,9 @@ static int conn_flush(gw_conn_t *c)
 }
 
 /* The last step of every answer: the connection writes it from conn_drive. */
-static void respond_end(gw_conn_t *c, ing_err_t render_err, bool keep_alive)
+static void respond_end(gw_conn_t *c, int status, ing_err_t render_err, bool keep_alive)
 {
+    gw_metrics_count_request(c->loop->metrics, c->route, status);
     if (render_err) {
         ing_log(ING_LOG_ERROR, "loop", "thread=%d cannot render a response: %s",
                 c->loop->conf.thread_no, ing_err_name(render_err));
@@ -213,7 +220,7 @@ static bool answer_keeps_alive(const gw_conn_t *c)
 static void respond_problem(gw_conn_t *c, const gw_problem_t *p)
 {
     bool ka = answer_keeps_alive(c);
-    respond_end(c, gw_response_problem(&c->out, p, ka, c->http10), ka);
+    respond_end(c, p->status, gw_response_problem(&c->out, p, ka, c->http10), ka);
 }
 
 /* A request that cannot be read to its end: answer and close after a lingering read. */
@@ -232,7 +239,7 @@ void gw_conn_respond(gw_conn_t *c, int status, const char *content_type, const v
     if (c->state != C_WAIT)
         return; /* answered already (request timeout) */
     bool ka = answer_keeps_alive(c);
-    respond_end(c,
+    respond_end(c, status,
                 gw_response_write(&c->out, status, content_type, body, body_len, extra_headers, ka,
                                   c->http10),
                 ka);
@@ -296,7 +303,7 @@ static bool conn_process_input(gw_conn_t *c)
         c->http10 = req.minor_version == 0;
         gw_http_body_init(&c->body);
         timer_set(c, T_REQUEST);
-        loop->stats.requests++;
+        c->route = gw_api_route(&req);
         gw_problem_t p;
         if (!gw_api_precheck(&req, &p)) {
             if (req.chunked || req.content_length > 0) {
@@ -428,7 +435,7 @@ static void conn_on_readable(gw_conn_t *c)
         return;
     }
     ing_buf_commit(&c->in, (size_t)n);
-    loop->stats.bytes_in += (uint64_t)n;
+    gw_metrics_add(&loop->metrics->bytes_in, (uint64_t)n);
     conn_drive(c);
 }
 
@@ -505,7 +512,8 @@ static void on_accept(gw_loop_t *loop)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_DATA(TAG_CONN, c->idx)};
+        c->gen++;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_DATA(TAG_CONN, c->gen, c->idx)};
         if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
             close(fd);
             continue;
@@ -523,7 +531,7 @@ static void on_accept(gw_loop_t *loop)
         reset_request(c);
         timer_set(c, T_HEADER);
         loop->live++;
-        loop->stats.connections++;
+        gw_metrics_add(&loop->metrics->connections_accepted, 1);
     }
 }
 
@@ -536,6 +544,7 @@ static void begin_stop(gw_loop_t *loop)
     if (loop->stopping)
         return;
     loop->stopping = true;
+    atomic_store_explicit(&loop->metrics->draining, true, memory_order_relaxed);
     loop->drain_deadline_us =
         loop->now_us + loop->conf.settings->request_timeout_ms * (int64_t)1000;
     if (loop->listen_fd >= 0) {
@@ -580,6 +589,21 @@ static int next_timeout_ms(gw_loop_t *loop, int64_t status_deadline)
     return wait <= 0 ? 0 : (int)((wait + 999) / 1000);
 }
 
+/* Gauges other threads read (scrapes, /readyz): refreshed once per iteration. */
+static void publish_gauges(gw_loop_t *loop)
+{
+    gw_thread_metrics_t *m = loop->metrics;
+    atomic_store_explicit(&m->connections_open, (int_fast64_t)loop->live, memory_order_relaxed);
+    atomic_store_explicit(&m->producer_queue, gw_producer_outq_len(loop->producer),
+                          memory_order_relaxed);
+    atomic_store_explicit(&m->db_connected, gw_status_connected(loop->status),
+                          memory_order_relaxed);
+    atomic_store_explicit(&m->kafka_up, !gw_producer_brokers_down(loop->producer),
+                          memory_order_relaxed);
+    atomic_store_explicit(&m->status_rows_dropped, gw_status_dropped(loop->status),
+                          memory_order_relaxed);
+}
+
 void gw_loop_run(gw_loop_t *loop)
 {
     struct epoll_event evs[MAX_EVENTS];
@@ -588,6 +612,7 @@ void gw_loop_run(gw_loop_t *loop)
         loop->now_us = ing_mono_us();
         run_timers(loop);
         int64_t status_deadline = gw_status_tick(loop->status, loop->now_us);
+        publish_gauges(loop);
         if (loop->stopping) {
             if (drained(loop))
                 break;
@@ -606,7 +631,8 @@ void gw_loop_run(gw_loop_t *loop)
         }
         loop->now_us = ing_mono_us();
         for (int i = 0; i < n; i++) {
-            uint32_t tag = (uint32_t)(evs[i].data.u64 >> 32);
+            uint32_t tag = (uint32_t)(evs[i].data.u64 >> 56);
+            uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32) & 0xffffff;
             uint32_t idx = (uint32_t)evs[i].data.u64;
             switch (tag) {
             case TAG_LISTEN:
@@ -623,7 +649,8 @@ void gw_loop_run(gw_loop_t *loop)
                 gw_status_on_io(loop->status, evs[i].events);
                 break;
             case TAG_CONN:
-                conn_on_event(&loop->conns[idx], evs[i].events);
+                if ((loop->conns[idx].gen & 0xffffff) == gen)
+                    conn_on_event(&loop->conns[idx], evs[i].events);
                 break;
             }
         }
@@ -641,7 +668,7 @@ void gw_loop_stop(gw_loop_t *loop)
 
 static bool watch_fd(gw_loop_t *loop, int fd, uint32_t tag, char *errstr, size_t errstr_size)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_DATA(tag, 0)};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_DATA(tag, 0, 0)};
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
         return true;
     snprintf(errstr, errstr_size, "epoll_ctl: %s", strerror(errno));
@@ -659,6 +686,7 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
     }
     const gw_settings_t *s = conf->settings;
     loop->conf = *conf;
+    loop->metrics = gw_metrics_thread(conf->metrics, conf->thread_no - 1);
     loop->listen_fd = conf->listen_fd;
     loop->epfd = loop->stop_fd = -1;
     loop->auth.trust_loopback = s->trust_loopback;
@@ -713,7 +741,7 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
     gw_status_conf_t sc = {
         .db_url = s->db_url,
         .epfd = loop->epfd,
-        .epoll_tag = EV_DATA(TAG_PG, 0),
+        .epoll_tag = EV_DATA(TAG_PG, 0, 0),
         .max_queue = (size_t)s->db_queue_max,
         .on_get = gw_api_on_submission,
         .cb_opaque = loop,
@@ -786,7 +814,12 @@ int gw_loop_thread_no(const gw_loop_t *loop)
     return loop->conf.thread_no;
 }
 
-gw_loop_stats_t *gw_loop_stats(gw_loop_t *loop)
+gw_thread_metrics_t *gw_loop_metrics(gw_loop_t *loop)
 {
-    return &loop->stats;
+    return loop->metrics;
+}
+
+gw_metrics_t *gw_loop_metrics_all(gw_loop_t *loop)
+{
+    return loop->conf.metrics;
 }

@@ -22,6 +22,7 @@
 
 #include "cfg_settings.h"
 #include "gw_auth.h"
+#include "gw_metrics.h"
 #include "gw_producer.h"
 #include "gw_response.h"
 #include "gw_settings.h"
@@ -39,16 +40,8 @@ typedef struct gw_loop_conf {
     int listen_fd;                  /* @owns: the loop closes it */
     bool listener_loopback;
     size_t max_connections; /* this thread's share */
+    gw_metrics_t *metrics;  /* @borrows: every thread's counters (this one writes its own) */
 } gw_loop_conf_t;
-
-/** Per-thread counters; written by the loop's thread only, read by anyone (relaxed). */
-typedef struct gw_loop_stats {
-    uint64_t connections;
-    uint64_t requests;
-    uint64_t accepted;
-    uint64_t delivery_failed;
-    uint64_t bytes_in;
-} gw_loop_stats_t;
 
 /**
  * Creates the loop on the calling thread (it may run on another one). On failure the
@@ -74,7 +67,10 @@ const gw_settings_t *gw_loop_settings(const gw_loop_t *loop);
 const ing_policy_t *gw_loop_policy(const gw_loop_t *loop);
 const gw_auth_conf_t *gw_loop_auth(const gw_loop_t *loop);
 int gw_loop_thread_no(const gw_loop_t *loop);
-gw_loop_stats_t *gw_loop_stats(gw_loop_t *loop);
+/** This thread's counters. */
+gw_thread_metrics_t *gw_loop_metrics(gw_loop_t *loop);
+/** Every thread's counters, for /metrics and /readyz. */
+gw_metrics_t *gw_loop_metrics_all(gw_loop_t *loop);
 
 /** The handle of the request the connection is working on (unique within the loop). */
 uint64_t gw_conn_request_handle(const gw_conn_t *c);

@@ -17,6 +17,7 @@ struct gw_producer {
     int pipe_rd, pipe_wr; /* librdkafka writes "1" to pipe_wr when its queue fills */
     gw_delivery_fn *on_delivery;
     void *cb_opaque;
+    bool brokers_down; /* set by error_cb, cleared by a successful delivery */
 };
 
 static ing_err_t translate(rd_kafka_resp_err_t err)
@@ -39,6 +40,8 @@ static ing_err_t translate(rd_kafka_resp_err_t err)
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     gw_producer_t *p = opaque;
+    if (!m->err)
+        p->brokers_down = false;
     p->on_delivery(p->cb_opaque, m->_private, translate(m->err),
                    m->err ? rd_kafka_err2str(m->err) : "");
 }
@@ -52,8 +55,12 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
             "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
+/* @locality the loop's thread: error_cb is served by rd_kafka_poll. */
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+    gw_producer_t *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        p->brokers_down = true;
     ing_log(ING_LOG_WARN, "kafka", "%s: %s: %s", rd_kafka_name(rk),
             rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
@@ -175,6 +182,11 @@ ing_err_t gw_producer_send(gw_producer_t *p, const char *key, size_t key_len, vo
     snprintf(why, why_size, "%s", rd_kafka_err2str(err));
     return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? ING_ERR_CONTENT_TOO_LARGE
                                                        : ING_ERR_UNAVAILABLE;
+}
+
+bool gw_producer_brokers_down(const gw_producer_t *p)
+{
+    return p->brokers_down;
 }
 
 int gw_producer_outq_len(gw_producer_t *p)

@@ -11,6 +11,7 @@
 #ifndef GW_PRODUCER_H
 #define GW_PRODUCER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,9 @@ void gw_producer_serve(gw_producer_t *p);
 ing_err_t gw_producer_send(gw_producer_t *p, const char *key, size_t key_len, void *value,
                            size_t value_len, void *msg_opaque, char *why,
                            size_t why_size) ING_MUST_CHECK;
+
+/** True after librdkafka reported all brokers down, until the next successful delivery. */
+bool gw_producer_brokers_down(const gw_producer_t *p);
 
 /** Records and requests librdkafka still holds (queued, in flight, reports not served). */
 int gw_producer_outq_len(gw_producer_t *p);

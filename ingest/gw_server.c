@@ -26,6 +26,7 @@ typedef struct gw_thread {
 struct gw_server {
     int nthreads;
     gw_thread_t *threads;
+    gw_metrics_t *metrics;
 };
 
 /* Splits "host:port" / "[v6]:port" and resolves it (passive: numeric or a name). */
@@ -122,9 +123,15 @@ ing_err_t gw_server_create(const gw_settings_t *settings, const cfg_passthrough_
         return err;
     }
     gw_server_t *server = calloc(1, sizeof(*server));
-    if (server)
+    if (server) {
         server->threads = calloc((size_t)settings->threads, sizeof(*server->threads));
-    if (!server || !server->threads) {
+        server->metrics = gw_metrics_create((int)settings->threads);
+    }
+    if (!server || !server->threads || !server->metrics) {
+        if (server) {
+            free(server->threads);
+            gw_metrics_destroy(server->metrics);
+        }
         free(server);
         freeaddrinfo(res);
         return ING_ERR_NOMEM;
@@ -144,7 +151,8 @@ ing_err_t gw_server_create(const gw_settings_t *settings, const cfg_passthrough_
                              .thread_no = i + 1,
                              .listen_fd = fd,
                              .listener_loopback = loopback,
-                             .max_connections = share};
+                             .max_connections = share,
+                             .metrics = server->metrics};
         err = gw_loop_create(&lc, &server->threads[i].loop, errstr, errstr_size);
         if (err)
             break;
@@ -203,5 +211,6 @@ void gw_server_destroy(gw_server_t *server)
     for (int i = 0; i < server->nthreads; i++)
         gw_loop_destroy(server->threads[i].loop);
     free(server->threads);
+    gw_metrics_destroy(server->metrics);
     free(server);
 }

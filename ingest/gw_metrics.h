@@ -1,0 +1,72 @@
+/*
+ * gw_metrics: the gateway's counters, one block per I/O thread, summed when /metrics is
+ * scraped (Prometheus text format 0.0.4). A block is written only by its own thread, with
+ * relaxed atomics, and read by whichever thread renders a scrape or answers /readyz: no lock
+ * on the hot path, and a scrape sees each counter at some recent value.
+ */
+#ifndef GW_METRICS_H
+#define GW_METRICS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ing_buf.h"
+#include "ing_error.h"
+
+typedef enum gw_route {
+    GW_ROUTE_DOCUMENTS,
+    GW_ROUTE_BATCH,
+    GW_ROUTE_SUBMISSION,
+    GW_ROUTE_HEALTHZ,
+    GW_ROUTE_READYZ,
+    GW_ROUTE_METRICS,
+    GW_ROUTE_OTHER, /* unknown paths and requests that could not be parsed */
+    GW_ROUTE__COUNT
+} gw_route_t;
+
+#define GW_METRICS_STATUSES 20 /* the statuses we send, plus "other" */
+
+typedef struct gw_thread_metrics {
+    _Alignas(64) atomic_uint_fast64_t requests[GW_ROUTE__COUNT][GW_METRICS_STATUSES];
+    atomic_uint_fast64_t documents_accepted;
+    atomic_uint_fast64_t delivery_failures;
+    atomic_uint_fast64_t bytes_in;
+    atomic_uint_fast64_t connections_accepted;
+    atomic_uint_fast64_t status_rows_dropped; /* copied from gw_status */
+    /* Gauges, refreshed by the loop at every iteration. */
+    atomic_int_fast64_t connections_open;
+    atomic_int_fast64_t producer_queue; /* records librdkafka holds */
+    atomic_bool db_connected;
+    atomic_bool kafka_up; /* false after "all brokers down", true again after a delivery */
+    atomic_bool draining;
+} gw_thread_metrics_t;
+
+typedef struct gw_metrics gw_metrics_t;
+
+gw_metrics_t *gw_metrics_create(int nthreads);
+void gw_metrics_destroy(gw_metrics_t *m);
+
+/** The block of thread i (0-based). */
+gw_thread_metrics_t *gw_metrics_thread(gw_metrics_t *m, int i);
+
+int gw_metrics_threads(const gw_metrics_t *m);
+
+static inline void gw_metrics_add(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/** Counts one answered request. @locality the block's thread. */
+void gw_metrics_count_request(gw_thread_metrics_t *t, gw_route_t route, int status);
+
+/** Appends the Prometheus exposition of every thread's counters, summed. */
+ing_err_t gw_metrics_render(gw_metrics_t *m, ing_buf_t *out) ING_MUST_CHECK;
+
+/**
+ * Readiness of the whole process: every thread has its database connection and has not seen
+ * all brokers down since its last delivery, and none is draining. why gets the first reason.
+ */
+bool gw_metrics_ready(gw_metrics_t *m, char *why, size_t why_size);
+
+#endif
