@@ -188,7 +188,8 @@ int main(int argc, char **argv)
     make_run_id(&w, gc.run_id);
     memcpy(gc.mix, w.mix, sizeof(gc.mix));
     if (print_config) {
-        cfg_print(lg_settings_table, &w, NULL, stdout);
+        cfg_passthrough_t none = {0}; /* the loader refuses kafka.* keys for loadgen */
+        cfg_print(lg_settings_table, &w, &none, stdout);
         return 0;
     }
 
