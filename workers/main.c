@@ -189,16 +189,19 @@ int main(int argc, char **argv)
         total.batches += slots[i].stats.batches;
         total.records += slots[i].stats.records;
         total.stored += slots[i].stats.stored;
+        total.already_stored += slots[i].stats.already_stored;
         total.duplicates += slots[i].stats.duplicates;
+        total.refused += slots[i].stats.refused;
         total.rejected += slots[i].stats.rejected;
         total.dead_lettered += slots[i].stats.dead_lettered;
         total.retries += slots[i].stats.retries;
     }
     ing_log(ING_LOG_INFO, "main",
-            "stopped exit=%d records=%" PRIu64 " stored=%" PRIu64 " duplicates=%" PRIu64
-            " rejected=%" PRIu64 " dead_lettered=%" PRIu64 " retries=%" PRIu64,
-            failed ? EXIT_FAILED : EXIT_OK, total.records, total.stored, total.duplicates,
-            total.rejected, total.dead_lettered, total.retries);
+            "stopped exit=%d records=%" PRIu64 " stored=%" PRIu64 " already_stored=%" PRIu64
+            " duplicates=%" PRIu64 " refused=%" PRIu64 " rejected=%" PRIu64
+            " dead_lettered=%" PRIu64 " retries=%" PRIu64,
+            failed ? EXIT_FAILED : EXIT_OK, total.records, total.stored, total.already_stored,
+            total.duplicates, total.refused, total.rejected, total.dead_lettered, total.retries);
     free(slots);
     ing_policy_destroy(policy);
     return failed ? EXIT_FAILED : EXIT_OK;

@@ -39,6 +39,9 @@ void wk_process_record(const ing_policy_t *policy, const void *data, size_t len,
     item->detail[0] = '\0';
     item->zoff = item->zlen = 0;
     item->document_ref = 0;
+    item->ref_item = -1;
+    item->superseded = item->supersede_others = false;
+    item->rule = "";
 
     if (!data || ing_record_decode(data, len, &item->env, &item->meta) != ING_OK) {
         wk_item_fail(item, ING_ERR_RECORD, WK_STAGE_DECODE,

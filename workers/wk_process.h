@@ -20,10 +20,12 @@
 #include "wk_dlq.h"
 
 typedef enum wk_outcome {
-    WK_OUT_PENDING, /* valid, to be stored */
-    WK_OUT_STORED,  /* stored by this delivery */
-    WK_OUT_RETRY,   /* stored by an earlier delivery (same submission): same status as then */
-    WK_OUT_DEAD,    /* permanent failure: dead letter, and status `rejected` when id_known */
+    WK_OUT_PENDING,   /* valid, to be stored */
+    WK_OUT_STORED,    /* stored by this delivery */
+    WK_OUT_RETRY,     /* stored by an earlier delivery (same submission): same status as then */
+    WK_OUT_DUPLICATE, /* same patient, content and type as another document: not stored */
+    WK_OUT_REFUSED,   /* the patient objected: not stored, status `refused` */
+    WK_OUT_DEAD,      /* permanent failure: dead letter, and status `rejected` when id_known */
 } wk_outcome_t;
 
 typedef struct wk_item {
@@ -38,6 +40,10 @@ typedef struct wk_item {
     char detail[192];  /* printable ASCII only: it goes to the database and to headers */
     size_t zoff, zlen; /* compressed content in the batch's buffer */
     int64_t document_ref;
+    int ref_item;    /* >= 0: document_ref is that earlier item's, known after its insert */
+    bool superseded; /* stored as history (lower version than the current one) */
+    bool supersede_others;
+    const char *rule; /* the wk_rules row that decided */
     int32_t partition;
     int64_t offset;
 } wk_item_t;

@@ -9,12 +9,13 @@
 #include <libpq-fe.h>
 
 #include "ing_log.h"
+#include "wk_rules.h"
 #include "wk_sqlstate.h"
 
 /*
  * Round trips: the batch is written with libpq's pipeline mode — all statements of a phase are
  * sent, then one Sync, then the results are read — so a batch of 500 documents costs three
- * round trips (insert, look up the conflicting rows if any, statuses) plus COMMIT, not 1,500.
+ * round trips (read the facts, insert, statuses) plus BEGIN and COMMIT, not 1,500.
  * Results are a few bytes per statement, so the server never blocks on its output while we
  * are still sending (the deadlock pipeline mode can have with large results).
  */
@@ -25,14 +26,27 @@
     "INSERT INTO document (ins, source_finess, document_id, version, submission_id, type_code, "   \
     "media_type, format_code, title, author_rpps, created_at, confidentiality, "                   \
     "hidden_from_patient, sha256, size_bytes, compression, content, received_at, "                 \
-    "kafka_partition, kafka_offset) "                                                              \
+    "kafka_partition, kafka_offset, superseded) "                                                  \
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'zstd', $16, "      \
-    "to_timestamp($17::bigint / 1000000.0), $18, $19) "                                            \
+    "to_timestamp($17::bigint / 1000000.0), $18, $19, $20) "                                       \
     "ON CONFLICT (source_finess, document_id, version) DO NOTHING RETURNING id"
 
-#define SQL_LOOKUP                                                                                 \
-    "SELECT id, sha256 FROM document WHERE source_finess = $1 AND document_id = $2 AND "           \
-    "version = $3"
+/* Everything wk_rules needs about one document, in one statement: $1 ins, $2 sha256,
+ * $3 type_code, $4 source_finess, $5 document_id, $6 version. */
+#define SQL_FACTS                                                                                  \
+    "SELECT COALESCE((SELECT opposed FROM patient_space WHERE ins = $1), false), "                 \
+    "(SELECT id FROM document WHERE ins = $1 AND sha256 = $2 AND type_code = $3 "                  \
+    "  AND NOT (source_finess = $4 AND document_id = $5) ORDER BY id LIMIT 1), "                   \
+    "(SELECT id FROM document WHERE source_finess = $4 AND document_id = $5 AND version = $6), "   \
+    "(SELECT sha256 = $2 FROM document WHERE source_finess = $4 AND document_id = $5 "             \
+    "  AND version = $6), "                                                                        \
+    "(SELECT COALESCE(max(version), 0) FROM document WHERE source_finess = $4 "                    \
+    "  AND document_id = $5)"
+
+/* A new current version: the lower ones become history. */
+#define SQL_SUPERSEDE                                                                              \
+    "UPDATE document SET superseded = true WHERE source_finess = $1 AND document_id = $2 "         \
+    "AND version < $3 AND NOT superseded"
 
 /* The gateway may or may not have written 'accepted' first; a final status is never
  * overwritten. */
@@ -48,10 +62,8 @@ static const struct {
     const char *name;
     const char *sql;
 } statements[] = {
-    {"wk_patient", SQL_PATIENT},
-    {"wk_document", SQL_DOCUMENT},
-    {"wk_lookup", SQL_LOOKUP},
-    {"wk_submission", SQL_SUBMISSION},
+    {"wk_patient", SQL_PATIENT},     {"wk_document", SQL_DOCUMENT},     {"wk_facts", SQL_FACTS},
+    {"wk_supersede", SQL_SUPERSEDE}, {"wk_submission", SQL_SUBMISSION},
 };
 
 struct wk_store {
@@ -217,7 +229,7 @@ typedef struct params {
     const char *values[MAX_PARAMS];
     int lengths[MAX_PARAMS];
     int formats[MAX_PARAMS];
-    char scratch[8][24]; /* numbers printed as text */
+    char scratch[10][24]; /* numbers printed as text */
     int nscratch;
 } params_t;
 
@@ -341,137 +353,242 @@ static void params_document(params_t *p, const wk_item_t *it, const uint8_t *zba
     p_int(p, it->meta.received_at_us);
     p_int(p, it->partition);
     p_int(p, it->offset);
+    p_text(p, it->superseded ? "t" : "f");
 }
 
 static void params_submission(params_t *p, const wk_item_t *it)
 {
     memset(p, 0, sizeof(*p));
-    bool dead = it->outcome == WK_OUT_DEAD;
+    const char *status = "stored";
+    bool with_code = false, with_ref = true;
+    switch (it->outcome) {
+    case WK_OUT_DUPLICATE:
+        status = "duplicate";
+        break;
+    case WK_OUT_REFUSED:
+        status = "refused";
+        with_code = true;
+        with_ref = false;
+        break;
+    case WK_OUT_DEAD:
+        status = "rejected";
+        with_code = true;
+        with_ref = false;
+        break;
+    default:
+        break;
+    }
     p_text(p, it->meta.submission_id);
     p_text(p, it->meta.org_finess);
     p_text(p, it->env.document_id);
     p_int(p, it->env.version);
-    p_text(p, dead ? "rejected" : "stored");
-    p_text(p, dead ? ing_err_name(it->err) : NULL);
-    p_text(p, dead ? it->detail : NULL);
-    if (dead)
-        p_text(p, NULL);
-    else
+    p_text(p, status);
+    p_text(p, with_code ? ing_err_name(it->err) : NULL);
+    p_text(p, with_code ? it->detail : NULL);
+    if (with_ref && it->document_ref > 0)
         p_int(p, it->document_ref);
+    else
+        p_text(p, NULL);
     p_int(p, it->meta.received_at_us);
 }
 
-/* Phase 1: patient spaces and documents. */
-static ing_err_t phase_insert(wk_store_t *st, wk_item_t *items, size_t n, const uint8_t *zbase,
-                              char *errstr, size_t errstr_size)
+/* Runs one pipeline: send(i) queues statement(s) for items[i] and returns how many (0 to
+ * skip), then Sync; results land in res (nres slots), the caller reads and clears them. */
+typedef int (*send_fn)(wk_store_t *st, const wk_item_t *it, const uint8_t *zbase);
+
+static ing_err_t pipeline_run(wk_store_t *st, wk_item_t *items, size_t n, const uint8_t *zbase,
+                              send_fn send, PGresult **res, size_t nres, size_t *nq,
+                              const char *what, char *errstr, size_t errstr_size)
 {
-    size_t npending = 0;
+    ing_err_t err = pipeline_begin(st, errstr, errstr_size);
+    *nq = 0;
+    for (size_t i = 0; !err && i < n; i++) {
+        int k = send(st, &items[i], zbase);
+        if (k < 0)
+            err = pg_error(st, NULL, "send", errstr, errstr_size);
+        else
+            *nq += (size_t)k;
+    }
+    if (!err && *nq > nres)
+        err = ING_ERR_INTERNAL;
+    if (!err && PQpipelineSync(st->conn) != 1)
+        err = pg_error(st, NULL, "sync", errstr, errstr_size);
+    if (!err)
+        err = pipeline_collect(st, res, *nq, what, errstr, errstr_size);
+    return pipeline_end(st, err, errstr, errstr_size);
+}
+
+static int send_facts(wk_store_t *st, const wk_item_t *it, const uint8_t *zbase)
+{
+    if (it->outcome != WK_OUT_PENDING)
+        return 0;
+    params_t p;
+    memset(&p, 0, sizeof(p));
+    p_text(&p, it->env.ins);
+    p_bin(&p, it->env.sha256, ING_SHA256_LEN);
+    p_text(&p, it->env.type_code);
+    p_text(&p, it->env.finess);
+    p_text(&p, it->env.document_id);
+    p_int(&p, it->env.version);
+    return send_prepared(st, "wk_facts", &p) ? 1 : -1;
+}
+
+static int send_insert(wk_store_t *st, const wk_item_t *it, const uint8_t *zbase)
+{
+    if (it->outcome != WK_OUT_STORED)
+        return 0;
+    params_t p, d;
+    memset(&p, 0, sizeof(p));
+    p_text(&p, it->env.ins);
+    params_document(&d, it, zbase);
+    if (!send_prepared(st, "wk_patient", &p) || !send_prepared(st, "wk_document", &d))
+        return -1;
+    if (!it->supersede_others)
+        return 2;
+    params_t s;
+    memset(&s, 0, sizeof(s));
+    p_text(&s, it->env.finess);
+    p_text(&s, it->env.document_id);
+    p_int(&s, it->env.version);
+    return send_prepared(st, "wk_supersede", &s) ? 3 : -1;
+}
+
+static int64_t int_or_zero(const PGresult *r, int col)
+{
+    return PQgetisnull(r, 0, col) ? 0 : strtoll(PQgetvalue(r, 0, col), NULL, 10);
+}
+
+static bool same_document(const wk_item_t *a, const wk_item_t *b)
+{
+    return strcmp(a->env.finess, b->env.finess) == 0 &&
+           strcmp(a->env.document_id, b->env.document_id) == 0;
+}
+
+/*
+ * The database's facts miss the batch's own earlier records (not inserted yet): add them.
+ * An earlier item's document id is unknown until its insert, so a reference to it is
+ * encoded as -(index + 1) and resolved after phase_insert.
+ */
+static void facts_overlay(wk_facts_t *f, const wk_item_t *items, size_t i)
+{
+    const wk_item_t *it = &items[i];
+    for (size_t j = 0; j < i; j++) {
+        const wk_item_t *e = &items[j];
+        if (e->outcome != WK_OUT_STORED)
+            continue;
+        bool same_doc = same_document(e, it);
+        bool same_sha = memcmp(e->env.sha256, it->env.sha256, ING_SHA256_LEN) == 0;
+        if (same_doc && e->env.version > f->current_version)
+            f->current_version = e->env.version;
+        if (same_doc && e->env.version == it->env.version && f->same_key == WK_KEY_NEW) {
+            f->same_key = same_sha ? WK_KEY_SAME_SHA : WK_KEY_OTHER_SHA;
+            f->same_key_ref = -(int64_t)j - 1;
+        }
+        if (!same_doc && !f->duplicate_of && same_sha && strcmp(e->env.ins, it->env.ins) == 0 &&
+            strcmp(e->env.type_code, it->env.type_code) == 0)
+            f->duplicate_of = -(int64_t)j - 1;
+    }
+}
+
+static void apply_decision(wk_item_t *it, const wk_decision_t *d, const wk_facts_t *f)
+{
+    it->rule = d->rule;
+    it->document_ref = d->document_ref > 0 ? d->document_ref : 0;
+    it->ref_item = d->document_ref < 0 ? (int)(-d->document_ref - 1) : -1;
+    switch (d->status) {
+    case WK_STATUS_NONE:
+        it->outcome = WK_OUT_RETRY;
+        break;
+    case WK_STATUS_STORED:
+        it->outcome = WK_OUT_STORED;
+        it->superseded = d->superseded;
+        it->supersede_others = d->supersede_others;
+        break;
+    case WK_STATUS_DUPLICATE:
+        it->outcome = WK_OUT_DUPLICATE;
+        break;
+    case WK_STATUS_REFUSED:
+        it->outcome = WK_OUT_REFUSED;
+        it->err = d->code;
+        snprintf(it->detail, sizeof(it->detail), "%s", ing_err_str(d->code));
+        break;
+    case WK_STATUS_REJECTED:
+        wk_item_fail(it, d->code, WK_STAGE_STORE,
+                     "document %s version %u of %s was stored earlier with other content",
+                     it->env.document_id, it->env.version, it->env.finess);
+        break;
+    }
+}
+
+/* Phase 1: the facts of every valid document, then the decisions (wk_rules). */
+static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *errstr,
+                              size_t errstr_size)
+{
+    size_t npending = 0, nq = 0;
     for (size_t i = 0; i < n; i++)
         npending += items[i].outcome == WK_OUT_PENDING;
     if (npending == 0)
         return ING_OK;
-    PGresult **res = calloc(npending * 2, sizeof(*res));
+    PGresult **res = calloc(npending, sizeof(*res));
     if (!res)
         return ING_ERR_NOMEM;
-    ing_err_t err = pipeline_begin(st, errstr, errstr_size);
-    size_t nq = 0;
-    params_t p;
+    ing_err_t err = pipeline_run(st, items, n, NULL, send_facts, res, npending, &nq, "read facts",
+                                 errstr, errstr_size);
+    size_t k = 0;
     for (size_t i = 0; !err && i < n; i++) {
         if (items[i].outcome != WK_OUT_PENDING)
             continue;
-        memset(&p, 0, sizeof(p));
-        p_text(&p, items[i].env.ins);
-        params_t d;
-        params_document(&d, &items[i], zbase);
-        if (!send_prepared(st, "wk_patient", &p) || !send_prepared(st, "wk_document", &d))
-            err = pg_error(st, NULL, "send", errstr, errstr_size);
-        else
-            nq += 2;
+        const PGresult *r = res[k++];
+        wk_facts_t f = {.version = items[i].env.version};
+        f.opposed = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        f.duplicate_of = int_or_zero(r, 1);
+        f.same_key_ref = int_or_zero(r, 2);
+        if (f.same_key_ref)
+            f.same_key = strcmp(PQgetvalue(r, 0, 3), "t") == 0 ? WK_KEY_SAME_SHA : WK_KEY_OTHER_SHA;
+        f.current_version = (uint32_t)int_or_zero(r, 4);
+        facts_overlay(&f, items, i);
+        wk_decision_t d = wk_rules_decide(&f);
+        apply_decision(&items[i], &d, &f);
     }
-    if (!err && PQpipelineSync(st->conn) != 1)
-        err = pg_error(st, NULL, "sync", errstr, errstr_size);
-    if (!err)
-        err = pipeline_collect(st, res, nq, "insert documents", errstr, errstr_size);
-    err = pipeline_end(st, err, errstr, errstr_size);
-    size_t k = 1;
-    for (size_t i = 0; !err && i < n; i++) {
-        if (items[i].outcome != WK_OUT_PENDING)
-            continue;
-        PGresult *r = res[k];
-        k += 2;
-        if (PQntuples(r) == 1) {
-            items[i].outcome = WK_OUT_STORED;
-            items[i].document_ref = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        }
-        /* else: the key exists already; phase_lookup decides */
-    }
-    for (size_t i = 0; i < npending * 2; i++)
+    for (size_t i = 0; i < nq; i++)
         PQclear(res[i]);
     free(res);
     return err;
 }
 
-/* Phase 2: records whose (source, document_id, version) exists: a redelivery (same sha256)
- * or a version conflict (other content). */
-static ing_err_t phase_lookup(wk_store_t *st, wk_item_t *items, size_t n, char *errstr,
-                              size_t errstr_size)
+/* Phase 2: patient spaces, documents, superseded flags. */
+static ing_err_t phase_insert(wk_store_t *st, wk_item_t *items, size_t n, const uint8_t *zbase,
+                              char *errstr, size_t errstr_size)
 {
-    size_t nq = 0;
+    size_t nstore = 0, nq = 0;
     for (size_t i = 0; i < n; i++)
-        nq += items[i].outcome == WK_OUT_PENDING;
-    if (nq == 0)
+        nstore += items[i].outcome == WK_OUT_STORED;
+    if (nstore == 0)
         return ING_OK;
-    PGresult **res = calloc(nq, sizeof(*res));
+    PGresult **res = calloc(nstore * 3, sizeof(*res));
     if (!res)
         return ING_ERR_NOMEM;
-    ing_err_t err = pipeline_begin(st, errstr, errstr_size);
-    size_t sent = 0;
-    for (size_t i = 0; !err && i < n; i++) {
-        if (items[i].outcome != WK_OUT_PENDING)
-            continue;
-        params_t p;
-        memset(&p, 0, sizeof(p));
-        p_text(&p, items[i].env.finess);
-        p_text(&p, items[i].env.document_id);
-        p_int(&p, items[i].env.version);
-        if (!send_prepared(st, "wk_lookup", &p))
-            err = pg_error(st, NULL, "send", errstr, errstr_size);
-        else
-            sent++;
-    }
-    if (!err && PQpipelineSync(st->conn) != 1)
-        err = pg_error(st, NULL, "sync", errstr, errstr_size);
-    if (!err)
-        err = pipeline_collect(st, res, sent, "look up documents", errstr, errstr_size);
-    err = pipeline_end(st, err, errstr, errstr_size);
+    ing_err_t err = pipeline_run(st, items, n, zbase, send_insert, res, nstore * 3, &nq,
+                                 "insert documents", errstr, errstr_size);
     size_t k = 0;
     for (size_t i = 0; !err && i < n; i++) {
-        if (items[i].outcome != WK_OUT_PENDING)
+        if (items[i].outcome != WK_OUT_STORED)
             continue;
-        PGresult *r = res[k++];
+        const PGresult *r = res[k + 1];
+        k += items[i].supersede_others ? 3 : 2;
         if (PQntuples(r) != 1) {
-            snprintf(errstr, errstr_size, "document %s of %s vanished during the transaction",
+            /* Inserted by someone else since we read the facts (another partition's worker
+             * with the same source and document_id): decide again on redelivery. */
+            snprintf(errstr, errstr_size, "document %s of %s was inserted concurrently",
                      items[i].env.document_id, items[i].env.finess);
-            err = ING_ERR_UNAVAILABLE; /* cannot happen inside one transaction; retry anyway */
+            err = ING_ERR_UNAVAILABLE;
             break;
         }
-        uint8_t sha[ING_SHA256_LEN];
-        size_t len = 0;
-        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &len);
-        bool same = raw && len == ING_SHA256_LEN && memcpy(sha, raw, len) &&
-                    memcmp(sha, items[i].env.sha256, len) == 0;
-        PQfreemem(raw);
-        if (same) {
-            items[i].outcome = WK_OUT_RETRY;
-            items[i].document_ref = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        } else {
-            wk_item_fail(&items[i], ING_ERR_VERSION_CONFLICT, WK_STAGE_STORE,
-                         "document %s version %u of %s was stored earlier with other content "
-                         "(document %s)",
-                         items[i].env.document_id, items[i].env.version, items[i].env.finess,
-                         PQgetvalue(r, 0, 0));
-        }
+        items[i].document_ref = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     }
+    for (size_t i = 0; !err && i < n; i++)
+        if (items[i].ref_item >= 0)
+            items[i].document_ref = items[items[i].ref_item].document_ref;
     for (size_t i = 0; i < nq; i++)
         PQclear(res[i]);
     free(res);
@@ -512,9 +629,9 @@ ing_err_t wk_store_batch(wk_store_t *st, wk_item_t *items, size_t n, const uint8
     if (err)
         goto fail;
     st->in_tx = true;
-    err = phase_insert(st, items, n, zbase, errstr, errstr_size);
+    err = phase_decide(st, items, n, errstr, errstr_size);
     if (!err)
-        err = phase_lookup(st, items, n, errstr, errstr_size);
+        err = phase_insert(st, items, n, zbase, errstr, errstr_size);
     if (!err)
         err = phase_status(st, items, n, errstr, errstr_size);
     if (!err)

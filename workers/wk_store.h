@@ -4,9 +4,10 @@
  *
  * wk_store_batch opens the transaction and writes everything: patient spaces, documents (a
  * redelivered record finds its row by (source_finess, document_id, version) and stores nothing
- * twice; other content under the same key is a version conflict), and every submission's final
- * status (never overwriting a final one). It leaves the transaction open so that the caller can
- * first make the batch's dead letters durable, then wk_store_commit — or wk_store_rollback.
+ * twice), the status rules of wk_rules (opposition, version conflicts, duplicates, version
+ * history), and every submission's final status (never overwriting a final one). It leaves the
+ * transaction open so that the caller can first make the batch's dead letters durable, then
+ * wk_store_commit — or wk_store_rollback.
  *
  * Errors are translated with wk_sqlstate: retriable codes mean "roll back, back off, redeliver
  * the batch"; ING_ERR_INTERNAL means a row the database refuses (the caller isolates it).
@@ -40,9 +41,11 @@ bool wk_store_connected(const wk_store_t *st);
 ing_err_t wk_store_reconnect(wk_store_t *st, char *errstr, size_t errstr_size) ING_MUST_CHECK;
 
 /**
- * Writes the batch inside a new transaction (left open on ING_OK). Items WK_OUT_PENDING become
- * WK_OUT_STORED, WK_OUT_RETRY or WK_OUT_DEAD (version_conflict); zbase holds their compressed
- * content at zoff/zlen. Items WK_OUT_DEAD with id_known get a `rejected` submission row.
+ * Writes the batch inside a new transaction (left open on ING_OK). Items WK_OUT_PENDING are
+ * decided by wk_rules from the database's facts plus the batch's earlier items, and become
+ * WK_OUT_STORED, WK_OUT_RETRY, WK_OUT_DUPLICATE, WK_OUT_REFUSED or WK_OUT_DEAD
+ * (version_conflict); zbase holds their compressed content at zoff/zlen. Every attributable
+ * submission gets its final status (WK_OUT_DEAD without id_known gets none).
  * On error the transaction is rolled back.
  */
 ing_err_t wk_store_batch(wk_store_t *st, wk_item_t *items, size_t n, const uint8_t *zbase,

@@ -210,23 +210,34 @@ static void commit_offsets(wk_worker_t *w, bool sync)
 
 static void batch_account(wk_worker_t *w, int64_t started_us)
 {
-    uint64_t stored = 0, dup = 0, rejected = 0, dead = 0;
+    wk_stats_t b = {0};
     for (size_t i = 0; i < w->n; i++) {
         const wk_item_t *it = &w->items[i];
         switch (it->outcome) {
         case WK_OUT_STORED:
-            stored++;
-            ing_log(ING_LOG_DEBUG, w->name, "stored submission_id=%s document_ref=%" PRId64,
-                    it->meta.submission_id, it->document_ref);
+            b.stored++;
+            ing_log(ING_LOG_DEBUG, w->name,
+                    "stored submission_id=%s document_ref=%" PRId64 " rule=%s",
+                    it->meta.submission_id, it->document_ref, it->rule);
             break;
         case WK_OUT_RETRY:
-            dup++;
+            b.already_stored++;
             ing_log(ING_LOG_DEBUG, w->name, "already stored submission_id=%s document_ref=%" PRId64,
                     it->meta.submission_id, it->document_ref);
             break;
+        case WK_OUT_DUPLICATE:
+            b.duplicates++;
+            ing_log(ING_LOG_INFO, w->name, "duplicate submission_id=%s document_ref=%" PRId64,
+                    it->meta.submission_id, it->document_ref);
+            break;
+        case WK_OUT_REFUSED:
+            b.refused++;
+            ing_log(ING_LOG_INFO, w->name, "refused submission_id=%s code=%s",
+                    it->meta.submission_id, ing_err_name(it->err));
+            break;
         case WK_OUT_DEAD:
-            dead++;
-            rejected += it->id_known;
+            b.dead_lettered++;
+            b.rejected += it->id_known;
             ing_log(it->id_known ? ING_LOG_INFO : ING_LOG_WARN, w->name,
                     "dead-lettered submission_id=%s status=%s code=%s stage=%s partition=%" PRId32
                     " offset=%" PRId64 " detail='%s'",
@@ -240,14 +251,17 @@ static void batch_account(wk_worker_t *w, int64_t started_us)
     }
     w->stats.batches++;
     w->stats.records += w->n;
-    w->stats.stored += stored;
-    w->stats.duplicates += dup;
-    w->stats.rejected += rejected;
-    w->stats.dead_lettered += dead;
+    w->stats.stored += b.stored;
+    w->stats.already_stored += b.already_stored;
+    w->stats.duplicates += b.duplicates;
+    w->stats.refused += b.refused;
+    w->stats.rejected += b.rejected;
+    w->stats.dead_lettered += b.dead_lettered;
     ing_log(ING_LOG_DEBUG, w->name,
-            "batch records=%zu bytes=%zu stored=%" PRIu64 " duplicates=%" PRIu64
-            " dead_lettered=%" PRIu64 " ms=%.1f",
-            w->n, w->bytes, stored, dup, dead, (double)(ing_mono_us() - started_us) / 1000.0);
+            "batch records=%zu bytes=%zu stored=%" PRIu64 " already_stored=%" PRIu64
+            " duplicates=%" PRIu64 " refused=%" PRIu64 " dead_lettered=%" PRIu64 " ms=%.1f",
+            w->n, w->bytes, b.stored, b.already_stored, b.duplicates, b.refused, b.dead_lettered,
+            (double)(ing_mono_us() - started_us) / 1000.0);
 }
 
 /*
@@ -357,10 +371,11 @@ static void stats_tick(wk_worker_t *w, bool force)
     w->next_stats_us = now + w->s->stats_interval_s * 1000000;
     const wk_stats_t *s = &w->stats;
     ing_log(ING_LOG_INFO, w->name,
-            "totals batches=%" PRIu64 " records=%" PRIu64 " stored=%" PRIu64 " duplicates=%" PRIu64
+            "totals batches=%" PRIu64 " records=%" PRIu64 " stored=%" PRIu64
+            " already_stored=%" PRIu64 " duplicates=%" PRIu64 " refused=%" PRIu64
             " rejected=%" PRIu64 " dead_lettered=%" PRIu64 " retries=%" PRIu64 " lag=%" PRId64,
-            s->batches, s->records, s->stored, s->duplicates, s->rejected, s->dead_lettered,
-            s->retries, lag_estimate(w));
+            s->batches, s->records, s->stored, s->already_stored, s->duplicates, s->refused,
+            s->rejected, s->dead_lettered, s->retries, lag_estimate(w));
 }
 
 /* --- the loop --------------------------------------------------------------------------- */

@@ -24,11 +24,13 @@
 typedef struct wk_stats {
     uint64_t batches;
     uint64_t records;
-    uint64_t stored;        /* documents stored by this worker */
-    uint64_t duplicates;    /* redelivered records whose document was already stored */
-    uint64_t rejected;      /* submissions given status `rejected` */
-    uint64_t dead_lettered; /* records produced to the dead-letter topic */
-    uint64_t retries;       /* batches rolled back after a transient failure */
+    uint64_t stored;         /* documents stored by this worker */
+    uint64_t already_stored; /* redelivered records whose document was already stored */
+    uint64_t duplicates;     /* status `duplicate`: same patient, content and type */
+    uint64_t refused;        /* status `refused`: patient opposed */
+    uint64_t rejected;       /* submissions given status `rejected` */
+    uint64_t dead_lettered;  /* records produced to the dead-letter topic */
+    uint64_t retries;        /* batches rolled back after a transient failure */
 } wk_stats_t;
 
 /** What a thread gets. All borrowed, read-only, outliving the thread; stop is main's. */

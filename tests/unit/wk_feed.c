@@ -3,11 +3,13 @@
  * ingest-worker before (or without) the gateway. Not part of the product; built, not run by
  * ctest.
  *
- *   wk_feed BROKERS TOPIC COUNT [PREFIX [MODE]]
+ *   wk_feed BROKERS TOPIC COUNT [PREFIX [MODE [VERSION [CONTENT_TAG]]]]
  *
  * MODE: valid (default), corrupt (bad framing), invalid (bad INS key, id still sound),
  * conflict (same document_id and version as valid's, other content), badid (submission id
- * that does not match). Record i is document PREFIX-i, version 1, text/plain.
+ * that does not match). Record i is document PREFIX-i, version VERSION (1), text/plain, content
+ * "Compte rendu CONTENT_TAG-i" (CONTENT_TAG defaults to PREFIX: the same tag under another
+ * prefix makes duplicates).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +27,16 @@ static const char *const test_ins[] = {"295109912611193", "253072B07300470", "25
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: wk_feed BROKERS TOPIC COUNT [PREFIX [MODE]]\n");
+        fprintf(stderr,
+                "usage: wk_feed BROKERS TOPIC COUNT [PREFIX [MODE [VERSION [CONTENT_TAG]]]]\n");
         return 2;
     }
     const char *brokers = argv[1], *topic = argv[2];
     long count = strtol(argv[3], NULL, 10);
     const char *prefix = argc > 4 ? argv[4] : "FEED";
     const char *mode = argc > 5 ? argv[5] : "valid";
+    long version = argc > 6 ? strtol(argv[6], NULL, 10) : 1;
+    const char *tag = argc > 7 ? argv[7] : prefix;
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof(errstr)) ||
@@ -52,9 +57,10 @@ int main(int argc, char **argv)
         ing_record_meta_t meta = {0};
         ing_envelope_init(&env);
         char content[200];
-        snprintf(content, sizeof(content), "Compte rendu %s-%ld%s", prefix, i,
+        snprintf(content, sizeof(content), "Compte rendu %s-%ld%s", tag, i,
                  strcmp(mode, "conflict") == 0 ? " (corrected)" : "");
         snprintf(env.document_id, sizeof(env.document_id), "%s-%ld", prefix, i);
+        env.version = (uint32_t)version;
         strcpy(env.ins, test_ins[i % 4]);
         if (strcmp(mode, "invalid") == 0)
             strcpy(env.ins, "295109912611199");
