@@ -36,10 +36,13 @@ void lg_report_summary(const lg_workload_t *w, const lg_step_t *s, char *out, si
                      100.0 * lg_counts_error_rate(c), ms(lg_hist_percentile(s->latency, 50)),
                      ms(lg_hist_percentile(s->latency, 99)),
                      ms(lg_hist_percentile(s->latency, 99.9)), ms(lg_hist_max(s->latency)));
-    if (n > 0 && (size_t)n < size && (c->timeouts || c->unsent || c->s429 || c->s503))
-        snprintf(out + n, size - (size_t)n, " timeouts=%llu 429=%llu 503=%llu unsent=%llu",
+    if (n > 0 && (size_t)n < size &&
+        (c->timeouts || c->unsent || c->s429 || c->s503 || c->conn_errors || c->io_errors))
+        snprintf(out + n, size - (size_t)n,
+                 " timeouts=%llu 429=%llu 503=%llu unsent=%llu io_errors=%llu conn_errors=%llu",
                  (unsigned long long)c->timeouts, (unsigned long long)c->s429,
-                 (unsigned long long)c->s503, (unsigned long long)c->unsent);
+                 (unsigned long long)c->s503, (unsigned long long)c->unsent,
+                 (unsigned long long)c->io_errors, (unsigned long long)c->conn_errors);
 }
 
 /* Calls emit for each level of the spectrum: 5 ticks per halving of 1 - p, then 100 %. */
