@@ -69,6 +69,8 @@ gateway_start() {
     [[ -f $GATEWAY_CONF ]] || die "cannot start the gateway: ${GATEWAY_CONF#"$ROOT"/} is missing"
     ! port_open "$GATEWAY_HOST" "$GATEWAY_PORT" ||
         die "port $GATEWAY_HOST:$GATEWAY_PORT is taken by a process this stack did not start"
+    local log_from
+    log_from=$(log_size "$LOG_DIR/gateway.log")
     msg "starting gateway on $GATEWAY_URL"
     spawn gateway "$LOG_DIR/gateway.log" "${APP_ENV[@]}" "$GATEWAY_BIN" -c "$GATEWAY_CONF"
     local started deadline code
@@ -78,11 +80,11 @@ gateway_start() {
         code=$(http_status "$GATEWAY_URL/healthz")
         [[ $code == 200 ]] && break
         if ! pid=$(gateway_pid); then
-            log_tail "$LOG_DIR/gateway.log"
+            log_tail "$LOG_DIR/gateway.log" 30 "$log_from"
             die "gateway exited during start-up (log $LOG_DIR/gateway.log)"
         fi
         if (($(now_s) >= deadline)); then
-            log_tail "$LOG_DIR/gateway.log"
+            log_tail "$LOG_DIR/gateway.log" 30 "$log_from"
             die "gateway GET /healthz did not answer 200 within ${GATEWAY_START_TIMEOUT}s (last: $code)"
         fi
         sleep 0.5

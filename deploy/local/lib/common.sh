@@ -35,13 +35,23 @@ WORKER_COUNT=2
 msg() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
 
-# Print the last lines of a log file to stderr, indented, to explain a failure.
+# log_tail FILE [LINES] [FROM_BYTE]: print the last lines of a log file to stderr, indented,
+# to explain a failure. Only this run's lines: those after FROM_BYTE and after the last
+# "==== ... starting NAME ====" banner that spawn writes.
 log_tail() {
-    local file=$1 lines=${2:-30}
+    local file=$1 lines=${2:-30} from=${3:-0} text
     [[ -r $file ]] || return 0
-    printf 'stack: --- last %d lines of %s ---\n' "$lines" "$file" >&2
-    tail -n "$lines" -- "$file" | sed 's/^/  | /' >&2
+    text=$(tail -c +"$((from + 1))" -- "$file" | awk -v max="$lines" '
+        /^==== .* ====$/ { n = 0; next }
+        NF { buf[n++] = $0 }
+        END { for (i = (n > max ? n - max : 0); i < n; i++) print buf[i] }') || true
+    [[ -n $text ]] || return 0
+    printf 'stack: --- %s (last %d lines) ---\n' "$file" "$lines" >&2
+    printf '%s\n' "$text" | sed 's/^/  | /' >&2
 }
+
+# log_size FILE: current size in bytes (0 when missing), for log_tail's FROM_BYTE.
+log_size() { stat -c %s -- "$1" 2>/dev/null || printf '0'; }
 
 require_root() {
     [[ $(id -u) -eq 0 ]] || die "'$1' must run as root (it installs packages and runs PostgreSQL as the postgres user)"

@@ -90,6 +90,9 @@ kafka_start() {
     done
     kafka_write_config
     kafka_format
+    local log_from out_from
+    log_from=$(log_size "$KAFKA_LOG")
+    out_from=$(log_size "$KAFKA_OUT")
     msg "starting kafka $KAFKA_VERSION on $KAFKA_HOST:$KAFKA_PORT"
     spawn kafka "$KAFKA_OUT" java -Xms512m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
         -Dkafka.logs.dir="$LOG_DIR" -Dlog4j2.configurationFile="$KAFKA_LOG4J" \
@@ -99,12 +102,12 @@ kafka_start() {
     deadline=$((started + KAFKA_START_TIMEOUT))
     until kafka_ready; do
         if ! pid=$(kafka_pid); then
-            log_tail "$KAFKA_OUT" 20
-            log_tail "$KAFKA_LOG" 40
+            log_tail "$KAFKA_OUT" 20 "$out_from"
+            log_tail "$KAFKA_LOG" 40 "$log_from"
             die "kafka exited during start-up (logs: $KAFKA_LOG, $KAFKA_OUT)"
         fi
         if (($(now_s) >= deadline)); then
-            log_tail "$KAFKA_LOG" 40
+            log_tail "$KAFKA_LOG" 40 "$log_from"
             die "kafka did not answer on $KAFKA_HOST:$KAFKA_PORT within ${KAFKA_START_TIMEOUT}s (pid $pid still running; log $KAFKA_LOG)"
         fi
         sleep 1

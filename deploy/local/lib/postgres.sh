@@ -154,9 +154,11 @@ pg_start() {
         ! port_open "$PG_HOST" "$PG_PORT" ||
             die "port $PG_HOST:$PG_PORT is taken by a process this stack did not start"
         pg_init
+        local log_from
+        log_from=$(log_size "$PG_LOG")
         msg "starting postgres on $PG_HOST:$PG_PORT"
         as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PG_LOG" -w -t 60 start >/dev/null ||
-            { log_tail "$PG_LOG"; die "postgres did not start (log $PG_LOG)"; }
+            { log_tail "$PG_LOG" 30 "$log_from"; die "postgres did not start (log $PG_LOG)"; }
         pid=$(pg_pid) || die "postgres started but postmaster.pid is unreadable"
     fi
     printf '%s\n' "$pid" >"$(pid_file postgres)"
