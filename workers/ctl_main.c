@@ -3,6 +3,8 @@
  *
  *   ingestctl [-c FILE] topics create     create worker.topic and worker.dlq_topic (idempotent)
  *   ingestctl [-c FILE] topics describe   partition counts and replication of both topics
+ *   ingestctl [-c FILE] patient oppose INS     refuse this patient's documents from now on
+ *   ingestctl [-c FILE] patient unoppose INS   lift the opposition
  *
  * Exit status: 0 success, 1 the operation failed (reason on stderr), 2 usage or configuration.
  */
@@ -10,8 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "ing_log.h"
 #include "wk_kafka.h"
+#include "wk_patient.h"
 #include "wk_settings.h"
 #include "wk_topics.h"
 
@@ -24,6 +29,8 @@ static void usage(FILE *out)
                  "commands:\n"
                  "  topics create     create worker.topic and worker.dlq_topic; existing is fine\n"
                  "  topics describe   show partitions and replication of both topics\n"
+                 "  patient oppose INS     refuse this patient's new documents (audited)\n"
+                 "  patient unoppose INS   lift the opposition (audited)\n"
                  "\n"
                  "options:\n"
                  "  -c, --config FILE   worker configuration (the same file as ingest-worker)\n"
@@ -103,6 +110,27 @@ static int topics_create(rd_kafka_t *rk, const wk_settings_t *s)
     return err ? EXIT_FAILED : EXIT_OK;
 }
 
+static int patient_oppose(const wk_settings_t *s, const char *ins, bool opposed)
+{
+    if (!s->db_url[0]) {
+        fprintf(stderr, "ingestctl: worker.db_url is not set\n");
+        return EXIT_USAGE;
+    }
+    const char *actor = getenv("USER");
+    if (!actor || !*actor)
+        actor = "unknown";
+    char errstr[512];
+    ing_err_t err = wk_patient_set_opposed(s->db_url, ins, opposed, actor, errstr, sizeof(errstr));
+    if (err) {
+        fprintf(stderr, "ingestctl: patient %s: %s (%s)\n", opposed ? "oppose" : "unoppose", errstr,
+                ing_err_name(err));
+        return err == ING_ERR_INS_INVALID ? EXIT_USAGE : EXIT_FAILED;
+    }
+    /* The INS is the patient's identifier: printed back to the operator who typed it. */
+    printf("patient %s: %s\n", ins, opposed ? "opposed" : "not opposed");
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -129,7 +157,9 @@ int main(int argc, char **argv)
     char **args = argv + optind;
     bool is_create = nargs == 2 && !strcmp(args[0], "topics") && !strcmp(args[1], "create");
     bool is_describe = nargs == 2 && !strcmp(args[0], "topics") && !strcmp(args[1], "describe");
-    if (!is_create && !is_describe) {
+    bool is_patient = nargs == 3 && !strcmp(args[0], "patient") &&
+                      (!strcmp(args[1], "oppose") || !strcmp(args[1], "unoppose"));
+    if (!is_create && !is_describe && !is_patient) {
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -142,6 +172,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     ing_log_init((ing_log_level_t)ing_log_level_parse(settings.log_level));
+    if (is_patient)
+        return patient_oppose(&settings, args[2], !strcmp(args[1], "oppose"));
 
     rd_kafka_conf_t *conf =
         wk_kafka_conf_new(WK_KAFKA_ADMIN, &kafka, NULL, NULL, errstr, sizeof(errstr));
