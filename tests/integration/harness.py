@@ -97,7 +97,10 @@ class Stack:
         self.group = "ing-test-%s" % tag
         self.port = free_port()
         self.url_host = "127.0.0.1"
-        self.env = dict(os.environ)
+        # The stack's env file (ING_KAFKA_BROKERS...) is for scripts, not for our programs,
+        # which would read ING_KAFKA_* as librdkafka properties.
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("ING_KAFKA_BROKERS", "ING_PG_URL", "ING_GATEWAY_URL")}
         self.env.update({
             "ING_GATEWAY_LISTEN": "127.0.0.1:%d" % self.port,
             "ING_GATEWAY_TOPIC": self.topic,
