@@ -70,7 +70,7 @@ kafka_format() {
 
 kafka_ready() {
     port_open "$KAFKA_HOST" "$KAFKA_PORT" || return 1
-    timeout 30 java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" \
+    timeout 15 java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" \
         org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_HOST:$KAFKA_PORT" --list \
         >/dev/null 2>&1
 }
