@@ -159,7 +159,16 @@ class Stack:
     def submit(self, env, conn=None):
         return self.request("POST", "/v1/documents", env, conn=conn)
 
-    def close(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(test_failed=exc_type is not None)
+        return False
+
+    def close(self, test_failed=False):
+        """Stops every process; a process that did not stop cleanly fails the test, unless
+        the test has already failed (its own error is the one to report)."""
         errors = []
         for p in reversed(self.processes):
             try:
@@ -168,7 +177,8 @@ class Stack:
                     errors.append("%s exited %s (log %s)" % (p.name, rc, p.log_path))
             except Failure as e:
                 errors.append(str(e))
-        check(not errors, "; ".join(errors))
+        if not test_failed:
+            check(not errors, "; ".join(errors))
 
 
 def stored_count(prefix):

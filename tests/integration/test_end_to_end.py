@@ -17,8 +17,7 @@ def status_of(stack, sid):
 
 
 def test_one_document():
-    stack = harness.Stack("one")
-    try:
+    with harness.Stack("one") as stack:
         stack.start_gateway()
         stack.start_worker()
         doc_id = "E2E-ONE-" + uuid.uuid4().hex[:10]
@@ -56,8 +55,6 @@ def test_one_document():
               body.get("field") == "patient.ins" and
               headers.get("content-type", "").startswith("application/problem+json"),
               "invalid INS answered %s %s" % (code, body))
-    finally:
-        stack.close()
 
 
 def submit_all(stack, envs, threads=8):
@@ -99,8 +96,7 @@ def small_docs(prefix, n, seed):
 
 
 def test_thousand_documents_exactly_once():
-    stack = harness.Stack("thousand")
-    try:
+    with harness.Stack("thousand") as stack:
         stack.start_gateway()
         stack.start_worker(1)
         stack.start_worker(2)
@@ -112,15 +108,12 @@ def test_thousand_documents_exactly_once():
         wait_until("1000 stored", lambda: harness.stored_count(prefix) >= 1000, 120)
         time.sleep(1)
         assert_exactly_once(prefix, envs)
-    finally:
-        stack.close()
 
 
 def test_worker_restart_mid_stream():
     """A worker stopped (SIGKILL, the harshest way) in the middle of a stream and restarted
     resumes: nothing lost, nothing stored twice."""
-    stack = harness.Stack("restart")
-    try:
+    with harness.Stack("restart") as stack:
         stack.start_gateway()
         worker = stack.start_worker(1)
         prefix = "E2E-R-" + uuid.uuid4().hex[:8]
@@ -139,8 +132,6 @@ def test_worker_restart_mid_stream():
         assert_exactly_once(prefix, envs)
         # And a clean stop (SIGTERM) exits 0.
         check(stack.processes[-1].stop() == 0, "worker did not exit 0 on SIGTERM")
-    finally:
-        stack.close()
 
 
 if __name__ == "__main__":
