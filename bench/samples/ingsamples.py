@@ -32,11 +32,12 @@ def synthetic_ins(rng: random.Random) -> str:
     return body + ins_key(body)
 
 
-def lab_report_xml(rng: random.Random, size: int) -> bytes:
+def lab_report_xml(rng: random.Random, size: int, ident: str = "") -> bytes:
     """A CDA-like structured lab report of about `size` bytes."""
     head = ('<?xml version="1.0" encoding="UTF-8"?>\n<ClinicalDocument xmlns="urn:hl7-org:v3">'
-            '<code code="11502-2" codeSystem="2.16.840.1.113883.6.1"/>'
-            '<title>Compte rendu d\'examens biologiques</title><component><structuredBody>')
+            '<id extension="%s"/><code code="11502-2" codeSystem="2.16.840.1.113883.6.1"/>'
+            '<title>Compte rendu d\'examens biologiques</title><component><structuredBody>'
+            % ident)
     tests = ["Glycemie", "Creatinine", "Hemoglobine", "Leucocytes", "Plaquettes", "Sodium",
              "Potassium", "Cholesterol total", "TSH", "Ferritine", "CRP", "ALAT"]
     parts = [head]
@@ -52,13 +53,14 @@ def lab_report_xml(rng: random.Random, size: int) -> bytes:
     return "".join(parts).encode()
 
 
-def pdf_like(rng: random.Random, size: int) -> bytes:
+def pdf_like(rng: random.Random, size: int, ident: str = "") -> bytes:
     """Binary content shaped like a PDF (header, mostly incompressible body)."""
     body = rng.randbytes(max(0, size - 32))
-    return b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + body + b"\n%%EOF\n"
+    return (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n% " + ident.encode() + b"\n" + body +
+            b"\n%%EOF\n")
 
 
-def fhir_json(rng: random.Random, size: int) -> bytes:
+def fhir_json(rng: random.Random, size: int, ident: str = "") -> bytes:
     """A FHIR R4 Bundle-like prescription of about `size` bytes."""
     entries = []
     n = 0
@@ -70,7 +72,8 @@ def fhir_json(rng: random.Random, size: int) -> bytes:
                           "dosageInstruction": [{"text": "%d fois par jour" % rng.randrange(1, 4)}]}}
         entries.append(e)
         n += len(json.dumps(e))
-    return json.dumps({"resourceType": "Bundle", "type": "document", "entry": entries}).encode()
+    return json.dumps({"resourceType": "Bundle", "id": ident, "type": "document",
+                       "entry": entries}).encode()
 
 
 KINDS = {
@@ -112,7 +115,8 @@ def submission_id(finess: str, document_id: str, version: int, content: bytes) -
 def generate(seed: int, count: int, prefix: str, *, mix=(("lab", 0.7), ("pdf", 0.1),
                                                          ("fhir", 0.2)),
              sizes=None, patients=None):
-    """Yields (envelope dict, content bytes) for `count` documents."""
+    """Yields (envelope dict, content bytes) for `count` documents. Each content carries its
+    document id, so two runs with the same seed and other prefixes are not duplicates."""
     rng = random.Random(seed)
     sizes = sizes or {"lab": (4096, 40960), "pdf": (50_000, 200_000), "fhir": (2048, 10240)}
     patients = patients or TEST_INS
@@ -121,6 +125,7 @@ def generate(seed: int, count: int, prefix: str, *, mix=(("lab", 0.7), ("pdf", 0
     for i in range(count):
         kind = rng.choices(kinds, weights)[0]
         lo, hi = sizes[kind]
-        content = KINDS[kind][3](rng, rng.randrange(lo, hi + 1))
-        yield envelope("%s-%06d" % (prefix, i), content, kind=kind,
+        doc_id = "%s-%06d" % (prefix, i)
+        content = KINDS[kind][3](rng, rng.randrange(lo, hi + 1), doc_id)
+        yield envelope(doc_id, content, kind=kind,
                        ins=rng.choice(patients), finess=rng.choice(TEST_FINESS)), content

@@ -2,7 +2,7 @@
 this build's gateway and worker binaries, each test on a topic and consumer group of its own.
 
 Standard library only. Configuration comes from the environment that tests/run and CTest set:
-ING_BUILD_DIR (the build whose binaries are tested), ING_PG_URL, ING_KAFKA_BROKERS.
+ING_BUILD_DIR (the build whose binaries are tested), ING_PG_URL, ING_BROKERS.
 """
 
 import http.client
@@ -21,7 +21,7 @@ import ingsamples  # noqa: E402  (shared sample generator)
 
 BUILD = os.environ.get("ING_BUILD_DIR", os.path.join(ROOT, "build", "release"))
 PG_URL = os.environ.get("ING_PG_URL", "postgresql://ingest:ingest@127.0.0.1:55432/ingest")
-BROKERS = os.environ.get("ING_KAFKA_BROKERS", "127.0.0.1:9092")
+BROKERS = os.environ.get("ING_BROKERS", "127.0.0.1:9092")
 LOG_DIR = os.environ.get("ING_TEST_LOG_DIR", os.path.join(BUILD, "test-logs"))
 
 
@@ -97,10 +97,10 @@ class Stack:
         self.group = "ing-test-%s" % tag
         self.port = free_port()
         self.url_host = "127.0.0.1"
-        # The stack's env file (ING_KAFKA_BROKERS...) is for scripts, not for our programs,
+        # The stack's env file (ING_BROKERS...) is for scripts, not for our programs,
         # which would read ING_KAFKA_* as librdkafka properties.
         self.env = {k: v for k, v in os.environ.items()
-                    if k not in ("ING_KAFKA_BROKERS", "ING_PG_URL", "ING_GATEWAY_URL")}
+                    if k not in ("ING_BROKERS", "ING_PG_URL", "ING_GATEWAY_URL")}
         self.env.update({
             "ING_GATEWAY_LISTEN": "127.0.0.1:%d" % self.port,
             "ING_GATEWAY_TOPIC": self.topic,

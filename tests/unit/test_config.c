@@ -8,6 +8,8 @@
 #include "cfg_settings.h"
 #include "ing_test.h"
 
+extern char **environ;
+
 typedef struct settings {
     char listen[64];
     long long threads;
@@ -45,7 +47,16 @@ int main(void)
     cfg_passthrough_t k;
     char err[256] = "";
 
-    unsetenv("ING_GW_THREADS");
+    /* Hermetic: the caller's ING_* variables (a sourced stack env file...) are not ours. */
+    for (char **e = environ; *e;) {
+        if (strncmp(*e, "ING_", 4) == 0) {
+            char name[128];
+            snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
+            unsetenv(name);
+        } else {
+            e++;
+        }
+    }
     CHECK(&t, cfg_load(table, &s, NULL, &k, err, sizeof(err)) == ING_OK, "defaults: %s", err);
     CHECK(&t, strcmp(s.listen, "127.0.0.1:8080") == 0 && s.threads == 2 && !s.trust,
           "default values");

@@ -43,10 +43,10 @@ app_build() {
 }
 
 # The env file's names are for tests, not settings; ING_KAFKA_* in particular would reach
-# librdkafka as kafka.* properties (ING_KAFKA_BROKERS -> "brokers", unknown). Programs the
+# librdkafka as kafka.* properties (ING_KAFKA_BROKERS would become "brokers", unknown). Programs the
 # stack runs get their addresses from config/local/*.conf only, even when the caller's shell
 # has sourced the env file.
-APP_ENV=(env -u ING_KAFKA_BROKERS -u ING_PG_URL -u ING_GATEWAY_URL -u KAFKA_LIBS)
+APP_ENV=(env -u ING_BROKERS -u ING_PG_URL -u ING_GATEWAY_URL -u KAFKA_LIBS)
 
 topics_create() {
     app_build "$INGESTCTL"

@@ -159,7 +159,7 @@ write_env() {
     local tmp="$ENV_FILE.tmp"
     {
         printf '# Written by deploy/local/stack; source with: set -a; . %s; set +a\n' "$ENV_FILE"
-        printf 'ING_KAFKA_BROKERS=%s\n' "$KAFKA_HOST:$KAFKA_PORT"
+        printf 'ING_BROKERS=%s\n' "$KAFKA_HOST:$KAFKA_PORT"
         printf 'ING_PG_URL=%s\n' "$PG_URL"
         printf 'ING_GATEWAY_URL=%s\n' "$GATEWAY_URL"
         printf 'KAFKA_LIBS=%q\n' "$KAFKA_LIBS"
