@@ -21,7 +21,7 @@ def test_one_document():
         stack.start_gateway()
         stack.start_worker()
         doc_id = "E2E-ONE-" + uuid.uuid4().hex[:10]
-        content = b"Glycemie a jeun: 5.1 mmol/L\n"
+        content = b"Glycemie a jeun: 5.1 mmol/L\nRef: " + doc_id.encode() + b"\n"
         env = ingsamples.envelope(doc_id, content, kind="lab")
         code, headers, body = stack.submit(env)
         check(code == 202, "POST answered %s %s" % (code, body))
