@@ -88,6 +88,25 @@ ing_err_t gw_server_check_listen(const char *listen, bool *loopback, char *errst
     return ING_OK;
 }
 
+/* SO_REUSEPORT would let a second gateway (or anything else of this user) bind the same
+ * address and silently take a share of the connections: probe with a plain socket first, so
+ * that an address in use fails at start-up as it would without SO_REUSEPORT. */
+static ing_err_t probe_free(const struct addrinfo *ai, const char *listen_addr, char *errstr,
+                            size_t errstr_size)
+{
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+        bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+        close(fd);
+        return ING_OK;
+    }
+    snprintf(errstr, errstr_size, "cannot listen on %s: %s", listen_addr, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return ING_ERR_IO;
+}
+
 /* One listening socket per thread, all bound to the same address (SO_REUSEPORT). */
 static int open_listener(const struct addrinfo *ai, char *errstr, size_t errstr_size)
 {
@@ -118,6 +137,11 @@ ing_err_t gw_server_create(const gw_settings_t *settings, const cfg_passthrough_
     bool loopback = is_loopback(res->ai_addr);
     gw_auth_conf_t auth = {.trust_loopback = settings->trust_loopback};
     err = gw_auth_check_listener(&auth, loopback, errstr, errstr_size);
+    if (err) {
+        freeaddrinfo(res);
+        return err;
+    }
+    err = probe_free(res, settings->listen, errstr, errstr_size);
     if (err) {
         freeaddrinfo(res);
         return err;
