@@ -12,12 +12,19 @@
 #include "ing_record.h"
 #include "ing_time.h"
 
+typedef struct gw_batch gw_batch_t;
+
 /* What a produced record carries back to its delivery report. */
 typedef struct gw_pending_post {
-    uint64_t handle; /* the waiting request, if its connection is still there */
+    uint64_t handle;   /* the waiting request (single document), if still there */
+    gw_batch_t *batch; /* a batch item: the batch (which holds the handle), else NULL */
+    size_t index;      /* the item's index in its batch */
     int64_t started_us;
     gw_accepted_t accepted;
 } gw_pending_post_t;
+
+/* A record adds its metadata (at most a few KiB) to the content. */
+#define RECORD_OVERHEAD 65536
 
 /* What a submission read carries back to its result. */
 typedef struct gw_pending_get {
@@ -39,9 +46,8 @@ static gw_route_t route_of(gw_slice_t target, gw_slice_t *id)
         const char *path;
         gw_route_t route;
     } exact[] = {
-        {"/v1/documents", GW_ROUTE_DOCUMENTS},
-        {"/healthz", GW_ROUTE_HEALTHZ},
-        {"/readyz", GW_ROUTE_READYZ},
+        {"/v1/documents", GW_ROUTE_DOCUMENTS}, {"/v1/documents:batch", GW_ROUTE_BATCH},
+        {"/healthz", GW_ROUTE_HEALTHZ},        {"/readyz", GW_ROUTE_READYZ},
         {"/metrics", GW_ROUTE_METRICS},
     };
     const char *q = memchr(target.ptr, '?', target.len);
@@ -69,16 +75,25 @@ static const char *allowed_method(gw_route_t r)
     return r == GW_ROUTE_DOCUMENTS || r == GW_ROUTE_BATCH ? "POST" : "GET";
 }
 
-/* application/json, parameters (charset) allowed. */
-static bool is_json(const gw_slice_t *ct)
+/* The media type is mt, parameters (charset) allowed. */
+static bool media_type_is(const gw_slice_t *ct, const char *mt)
 {
     if (!ct)
         return false;
-    static const char json[] = "application/json";
-    size_t n = sizeof(json) - 1;
-    if (ct->len < n || strncasecmp(ct->ptr, json, n) != 0)
+    size_t n = strlen(mt);
+    if (ct->len < n || strncasecmp(ct->ptr, mt, n) != 0)
         return false;
     return ct->len == n || ct->ptr[n] == ';' || ct->ptr[n] == ' ' || ct->ptr[n] == '\t';
+}
+
+static bool is_json(const gw_slice_t *ct)
+{
+    return media_type_is(ct, "application/json");
+}
+
+static bool is_ndjson(const gw_slice_t *ct)
+{
+    return media_type_is(ct, "application/x-ndjson");
 }
 
 bool gw_api_precheck(const gw_http_request_t *req, gw_problem_t *p)
@@ -95,8 +110,13 @@ bool gw_api_precheck(const gw_http_request_t *req, gw_problem_t *p)
         p->allow = allowed_method(r);
         return false;
     }
-    if (r == GW_ROUTE_DOCUMENTS && !is_json(gw_http_header(req, "content-type"))) {
+    const gw_slice_t *ct = gw_http_header(req, "content-type");
+    if (r == GW_ROUTE_DOCUMENTS && !is_json(ct)) {
         gw_problem_http(p, 415, "the body must be application/json");
+        return false;
+    }
+    if (r == GW_ROUTE_BATCH && !is_json(ct) && !is_ndjson(ct)) {
+        gw_problem_http(p, 415, "the body must be application/json or application/x-ndjson");
         return false;
     }
     return true;
@@ -124,6 +144,114 @@ static void respond_err(gw_conn_t *c, ing_err_t code, const char *detail)
     gw_conn_respond_problem(c, &p);
 }
 
+/*
+ * Submitting documents. One envelope or a batch item goes through submit_one: identity,
+ * submission id, record, produce. Its delivery report comes back to gw_api_on_delivery with
+ * a gw_pending_post_t; a single document answers its request from there, a batch item counts
+ * down its batch and the last one answers the whole batch. Neither holds a pointer to the
+ * connection: the request handle finds it again, if it is still waiting.
+ */
+
+static void submission_accepted(gw_loop_t *loop, const gw_accepted_t *a, long ms, bool client)
+{
+    gw_metrics_add(&gw_loop_metrics(loop)->documents_accepted, 1);
+    gw_status_accepted(gw_loop_status(loop), a);
+    ing_log(ING_LOG_INFO, "api", "thread=%d submission_id=%s accepted delivery_ms=%ld%s",
+            gw_loop_thread_no(loop), a->submission_id, ms, client ? "" : " client_gone=1");
+}
+
+static void submission_failed(gw_loop_t *loop, const gw_accepted_t *a, long ms, ing_err_t err,
+                              const char *reason)
+{
+    gw_metrics_add(&gw_loop_metrics(loop)->delivery_failures, 1);
+    ing_log(ING_LOG_WARN, "api",
+            "thread=%d submission_id=%s delivery failed code=%s reason=\"%s\" delivery_ms=%ld",
+            gw_loop_thread_no(loop), a->submission_id, ing_err_name(err), reason, ms);
+}
+
+/* What the sender sees for a failed delivery: retry later, or too large for the broker. */
+static ing_err_t delivery_verdict(ing_err_t err)
+{
+    return err == ING_ERR_CONTENT_TOO_LARGE ? err : ING_ERR_UNAVAILABLE;
+}
+
+static const char *delivery_detail(ing_err_t verdict)
+{
+    return verdict == ING_ERR_CONTENT_TOO_LARGE
+               ? "the record is larger than the broker accepts"
+               : "the document could not be stored in time; retry later";
+}
+
+/*
+ * Submits one validated envelope: checks the organisation, derives the submission id, encodes
+ * and produces the record. On ING_OK the delivery report will come back with (batch, index).
+ * @returns ING_OK, or the item's verdict with *prob filled.
+ */
+static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req,
+                            const ing_envelope_t *env, int64_t now, gw_batch_t *batch, size_t index,
+                            char sid[ING_SUBMISSION_ID_LEN + 1], ing_problem_t *prob)
+{
+    char org[ING_FINESS_LEN + 1];
+    ing_err_t err = gw_auth_org(gw_loop_auth(loop), gw_conn_peer(c), req, env->finess, org, prob);
+    if (err)
+        return err;
+    if (strcmp(org, env->finess) != 0)
+        return ing_problem_set(prob, ING_ERR_SOURCE_MISMATCH, "source.finess",
+                               "source.finess is not the authenticated organisation");
+    gw_pending_post_t *pp = calloc(1, sizeof(*pp));
+    if (!pp)
+        return ing_problem_set(prob, ING_ERR_UNAVAILABLE, "", "out of memory; retry later");
+    pp->handle = gw_conn_request_handle(c);
+    pp->started_us = ing_mono_us();
+    pp->batch = batch;
+    pp->index = index;
+    gw_accepted_t *a = &pp->accepted;
+    ing_submission_id(org, env->document_id, env->version, env->sha256, a->submission_id);
+    memcpy(sid, a->submission_id, ING_SUBMISSION_ID_LEN + 1);
+    memcpy(a->org_finess, org, sizeof(a->org_finess));
+    snprintf(a->document_id, sizeof(a->document_id), "%s", env->document_id);
+    a->version = env->version;
+    a->received_at_us = now;
+    ing_record_meta_t meta = {.received_at_us = now};
+    memcpy(meta.submission_id, a->submission_id, sizeof(meta.submission_id));
+    memcpy(meta.org_finess, org, sizeof(meta.org_finess));
+    ing_buf_t rec;
+    ing_buf_init(&rec, (size_t)gw_loop_settings(loop)->max_content_bytes + RECORD_OVERHEAD);
+    err = ing_record_encode(env, &meta, &rec);
+    if (err) {
+        free(pp);
+        ing_buf_fini(&rec);
+        if (err == ING_ERR_TOO_BIG)
+            return ing_problem_set(prob, ING_ERR_CONTENT_TOO_LARGE, "content",
+                                   "the record would be too large");
+        return ing_problem_set(prob, ING_ERR_UNAVAILABLE, "", "cannot encode the record");
+    }
+    char why[256];
+    err = gw_producer_send(gw_loop_producer(loop), env->ins, strlen(env->ins), rec.data, rec.len,
+                           pp, why, sizeof(why));
+    if (err) {
+        ing_log(ING_LOG_WARN, "api", "thread=%d submission_id=%s not produced: %s",
+                gw_loop_thread_no(loop), a->submission_id, why);
+        free(pp);
+        ing_buf_fini(&rec);
+        if (err == ING_ERR_CONTENT_TOO_LARGE)
+            return ing_problem_set(prob, err, "content", "%s", delivery_detail(err));
+        return ing_problem_set(prob, ING_ERR_UNAVAILABLE, "",
+                               "the gateway is overloaded; retry later");
+    }
+    /* librdkafka owns rec's bytes now */
+    ing_log(ING_LOG_DEBUG, "api", "thread=%d submission_id=%s produced bytes=%zu",
+            gw_loop_thread_no(loop), a->submission_id, env->content_len);
+    return ING_OK;
+}
+
+static void respond_problem_of(gw_conn_t *c, const ing_problem_t *prob)
+{
+    gw_problem_t p;
+    gw_problem_from_ing(&p, prob);
+    gw_conn_respond_problem(c, &p);
+}
+
 static void handle_post(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req,
                         const char *body, size_t body_len)
 {
@@ -132,100 +260,246 @@ static void handle_post(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *
     ing_envelope_init(&env);
     ing_problem_t prob;
     memset(&prob, 0, sizeof(prob));
-    gw_problem_t p;
-    ing_buf_t rec;
-    ing_buf_init(&rec, (size_t)gw_loop_settings(loop)->max_content_bytes + 65536);
-    char org[ING_FINESS_LEN + 1];
+    char sid[ING_SUBMISSION_ID_LEN + 1];
     ing_err_t err = ing_envelope_parse_json(gw_loop_policy(loop), body, body_len, now, &env, &prob);
     if (!err)
-        err = gw_auth_org(gw_loop_auth(loop), gw_conn_peer(c), req, env.finess, org, &prob);
-    if (!err && strcmp(org, env.finess) != 0)
-        err = ing_problem_set(&prob, ING_ERR_SOURCE_MISMATCH, "source.finess",
-                              "source.finess is not the authenticated organisation");
+        err = submit_one(loop, c, req, &env, now, NULL, 0, sid, &prob);
     if (err) {
         ing_log(ING_LOG_DEBUG, "api", "thread=%d refused code=%s field=%s", gw_loop_thread_no(loop),
                 ing_err_name(prob.code), prob.field);
-        gw_problem_from_ing(&p, &prob);
-        gw_conn_respond_problem(c, &p);
-        goto done;
+        respond_problem_of(c, &prob);
     }
-    gw_pending_post_t *pp = calloc(1, sizeof(*pp));
-    if (!pp) {
-        respond_err(c, ING_ERR_NOMEM, NULL);
-        goto done;
-    }
-    pp->handle = gw_conn_request_handle(c);
-    pp->started_us = ing_mono_us();
-    gw_accepted_t *a = &pp->accepted;
-    ing_submission_id(org, env.document_id, env.version, env.sha256, a->submission_id);
-    memcpy(a->org_finess, org, sizeof(a->org_finess));
-    snprintf(a->document_id, sizeof(a->document_id), "%s", env.document_id);
-    a->version = env.version;
-    a->received_at_us = now;
-    ing_record_meta_t meta = {.received_at_us = now};
-    memcpy(meta.submission_id, a->submission_id, sizeof(meta.submission_id));
-    memcpy(meta.org_finess, org, sizeof(meta.org_finess));
-    err = ing_record_encode(&env, &meta, &rec);
-    if (err) {
-        free(pp);
-        respond_err(c, err == ING_ERR_TOO_BIG ? ING_ERR_CONTENT_TOO_LARGE : err, NULL);
-        goto done;
-    }
-    char why[256];
-    err = gw_producer_send(gw_loop_producer(loop), env.ins, strlen(env.ins), rec.data, rec.len, pp,
-                           why, sizeof(why));
-    if (err) {
-        ing_log(ING_LOG_WARN, "api", "thread=%d submission_id=%s not produced: %s",
-                gw_loop_thread_no(loop), a->submission_id, why);
-        free(pp);
-        if (err == ING_ERR_CONTENT_TOO_LARGE)
-            respond_err(c, err, "the record is larger than the broker accepts");
-        else
-            respond_err(c, ING_ERR_UNAVAILABLE, "the gateway is overloaded; retry later");
-        goto done;
-    }
-    ing_buf_init(&rec, 0); /* librdkafka owns the bytes now */
-    ing_log(ING_LOG_DEBUG, "api", "thread=%d submission_id=%s produced bytes=%zu",
-            gw_loop_thread_no(loop), a->submission_id, env.content_len);
-done:
-    ing_buf_fini(&rec);
     ing_envelope_fini(&env);
+}
+
+/* ---- batches ---- */
+
+typedef enum { ITEM_PENDING, ITEM_ACCEPTED, ITEM_REFUSED } item_state_t;
+
+typedef struct gw_batch_item {
+    item_state_t state;
+    ing_err_t code; /* ITEM_REFUSED: contract code, or unavailable / content_too_large */
+    char submission_id[ING_SUBMISSION_ID_LEN + 1];
+    char field[48];
+    char detail[192];
+} gw_batch_item_t;
+
+struct gw_batch {
+    uint64_t handle;
+    size_t count;
+    size_t pending; /* items produced whose delivery report has not come yet */
+    gw_batch_item_t items[];
+};
+
+static void item_refuse(gw_batch_item_t *item, const ing_problem_t *prob)
+{
+    item->state = ITEM_REFUSED;
+    item->code = prob->code;
+    snprintf(item->field, sizeof(item->field), "%s", prob->field);
+    snprintf(item->detail, sizeof(item->detail), "%s",
+             prob->detail[0] ? prob->detail : ing_err_str(prob->code));
+}
+
+/* 200 with one result per item, in order. Retry-After when an item may be retried. */
+static void respond_batch(gw_conn_t *c, const gw_batch_t *b)
+{
+    json_t *results = json_array();
+    size_t accepted = 0, refused = 0, retriable = 0;
+    for (size_t i = 0; i < b->count && results; i++) {
+        const gw_batch_item_t *it = &b->items[i];
+        json_t *r;
+        if (it->state == ITEM_ACCEPTED) {
+            accepted++;
+            r = json_pack("{s:I, s:s, s:s, s:i}", "index", (json_int_t)i, "status", "accepted",
+                          "submission_id", it->submission_id, "http_status", 202);
+        } else {
+            bool retry = ing_err_is_retriable(it->code);
+            retriable += retry;
+            refused += !retry;
+            r = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i}", "index", (json_int_t)i, "status",
+                          retry ? "unavailable" : "rejected", "code", ing_err_name(it->code),
+                          "field", it->field, "detail", it->detail, "http_status",
+                          ing_err_http_status(it->code));
+            if (!r) /* a detail cut inside a UTF-8 sequence */
+                r = json_pack("{s:I, s:s, s:s, s:s, s:i}", "index", (json_int_t)i, "status",
+                              retry ? "unavailable" : "rejected", "code", ing_err_name(it->code),
+                              "field", it->field, "http_status", ing_err_http_status(it->code));
+        }
+        if (!r || json_array_append_new(results, r) != 0) {
+            json_decref(results);
+            results = NULL;
+        }
+    }
+    json_t *o = results ? json_pack("{s:o, s:I, s:I, s:I}", "results", results, "accepted",
+                                    (json_int_t)accepted, "rejected", (json_int_t)refused,
+                                    "unavailable", (json_int_t)retriable)
+                        : NULL;
+    respond_json(c, 200, o, retriable ? "Retry-After: 1\r\n" : NULL);
+}
+
+static void batch_item_done(gw_loop_t *loop, gw_batch_t *b)
+{
+    if (--b->pending > 0)
+        return;
+    gw_conn_t *c = gw_loop_waiting_conn(loop, b->handle);
+    if (c)
+        respond_batch(c, b);
+    free(b);
+}
+
+/* Splits the body into items: a JSON array, or NDJSON (one envelope per non-empty line). */
+typedef struct batch_input {
+    json_t *array;    /* JSON array form */
+    const char *text; /* NDJSON form */
+    size_t len, pos;
+    size_t count;
+} batch_input_t;
+
+static size_t ndjson_count(const char *text, size_t len)
+{
+    size_t n = 0, i = 0;
+    while (i < len) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        for (size_t k = i; k < end; k++)
+            if (text[k] != ' ' && text[k] != '\t' && text[k] != '\r') {
+                n++;
+                break;
+            }
+        i = end + 1;
+    }
+    return n;
+}
+
+/* The next non-empty NDJSON line. */
+static bool ndjson_next(batch_input_t *in, const char **line, size_t *line_len)
+{
+    while (in->pos < in->len) {
+        const char *s = in->text + in->pos;
+        const char *nl = memchr(s, '\n', in->len - in->pos);
+        size_t n = nl ? (size_t)(nl - s) : in->len - in->pos;
+        in->pos += n + (nl ? 1 : 0);
+        size_t k = 0;
+        while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
+            k++;
+        if (k < n) {
+            *line = s;
+            *line_len = n;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void handle_batch(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req,
+                         const char *body, size_t body_len)
+{
+    int64_t now = ing_wall_us();
+    ing_problem_t prob;
+    memset(&prob, 0, sizeof(prob));
+    batch_input_t in = {.text = body, .len = body_len};
+    if (is_ndjson(gw_http_header(req, "content-type"))) {
+        in.count = ndjson_count(body, body_len);
+    } else {
+        json_error_t jerr;
+        in.array = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!in.array || !json_is_array(in.array)) {
+            if (in.array)
+                ing_problem_set(&prob, ING_ERR_INVALID_JSON, "", "a batch is a JSON array");
+            else
+                ing_problem_set(&prob, ING_ERR_INVALID_JSON, "",
+                                "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                                jerr.text);
+            json_decref(in.array);
+            respond_problem_of(c, &prob);
+            return;
+        }
+        in.count = json_array_size(in.array);
+    }
+    size_t max = (size_t)gw_loop_settings(loop)->batch_max_items;
+    if (in.count == 0 || in.count > max) {
+        ing_problem_set(&prob, in.count ? ING_ERR_CONTENT_TOO_LARGE : ING_ERR_INVALID_JSON, "",
+                        "a batch holds from 1 to %zu documents, not %zu", max, in.count);
+        json_decref(in.array);
+        respond_problem_of(c, &prob);
+        return;
+    }
+    gw_batch_t *b = calloc(1, sizeof(*b) + in.count * sizeof(b->items[0]));
+    if (!b) {
+        json_decref(in.array);
+        respond_err(c, ING_ERR_NOMEM, NULL);
+        return;
+    }
+    b->handle = gw_conn_request_handle(c);
+    b->count = in.count;
+    for (size_t i = 0; i < in.count; i++) {
+        gw_batch_item_t *it = &b->items[i];
+        ing_envelope_t env;
+        ing_envelope_init(&env);
+        memset(&prob, 0, sizeof(prob));
+        ing_err_t err;
+        if (in.array) {
+            err = ing_envelope_from_jansson(gw_loop_policy(loop), json_array_get(in.array, i), now,
+                                            &env, &prob);
+        } else {
+            const char *line = NULL;
+            size_t line_len = 0;
+            (void)ndjson_next(&in, &line, &line_len);
+            err = ing_envelope_parse_json(gw_loop_policy(loop), line, line_len, now, &env, &prob);
+        }
+        if (!err)
+            err = submit_one(loop, c, req, &env, now, b, i, it->submission_id, &prob);
+        if (err) {
+            item_refuse(it, &prob);
+        } else {
+            it->state = ITEM_PENDING;
+            b->pending++;
+        }
+        ing_envelope_fini(&env);
+    }
+    json_decref(in.array);
+    ing_log(ING_LOG_DEBUG, "api", "thread=%d batch items=%zu produced=%zu", gw_loop_thread_no(loop),
+            b->count, b->pending);
+    if (b->pending == 0) {
+        respond_batch(c, b);
+        free(b);
+    }
 }
 
 void gw_api_on_delivery(void *opaque, void *msg_opaque, ing_err_t err, const char *reason)
 {
     gw_loop_t *loop = opaque;
     gw_pending_post_t *pp = msg_opaque;
-    gw_conn_t *c = gw_loop_waiting_conn(loop, pp->handle);
     const gw_accepted_t *a = &pp->accepted;
     long ms = (long)((ing_mono_us() - pp->started_us) / 1000);
-    if (err == ING_OK) {
-        gw_metrics_add(&gw_loop_metrics(loop)->documents_accepted, 1);
-        gw_status_accepted(gw_loop_status(loop), a);
-        ing_log(ING_LOG_INFO, "api", "thread=%d submission_id=%s accepted delivery_ms=%ld%s",
-                gw_loop_thread_no(loop), a->submission_id, ms, c ? "" : " client_gone=1");
-        if (c) {
-            char location[96];
-            snprintf(location, sizeof(location), "Location: /v1/submissions/%s\r\n",
-                     a->submission_id);
-            respond_json(
-                c, 202,
-                json_pack("{s:s, s:s}", "submission_id", a->submission_id, "status", "accepted"),
-                location);
+    gw_batch_t *b = pp->batch;
+    gw_conn_t *c = b ? NULL : gw_loop_waiting_conn(loop, pp->handle);
+    bool client = b ? gw_loop_waiting_conn(loop, b->handle) != NULL : c != NULL;
+    if (err == ING_OK)
+        submission_accepted(loop, a, ms, client);
+    else
+        submission_failed(loop, a, ms, err, reason);
+    if (b) {
+        gw_batch_item_t *it = &b->items[pp->index];
+        if (err == ING_OK) {
+            it->state = ITEM_ACCEPTED;
+        } else {
+            ing_problem_t prob;
+            ing_err_t verdict = delivery_verdict(err);
+            ing_problem_set(&prob, verdict, verdict == ING_ERR_UNAVAILABLE ? "" : "content", "%s",
+                            delivery_detail(verdict));
+            item_refuse(it, &prob);
         }
-    } else {
-        gw_metrics_add(&gw_loop_metrics(loop)->delivery_failures, 1);
-        ing_log(ING_LOG_WARN, "api",
-                "thread=%d submission_id=%s delivery failed code=%s reason=\"%s\" "
-                "delivery_ms=%ld",
-                gw_loop_thread_no(loop), a->submission_id, ing_err_name(err), reason, ms);
-        if (c) {
-            if (err == ING_ERR_CONTENT_TOO_LARGE)
-                respond_err(c, err, "the record is larger than the broker accepts");
-            else
-                respond_err(c, ING_ERR_UNAVAILABLE,
-                            "the document could not be stored in time; retry later");
-        }
+        batch_item_done(loop, b);
+    } else if (c && err == ING_OK) {
+        char location[96];
+        snprintf(location, sizeof(location), "Location: /v1/submissions/%s\r\n", a->submission_id);
+        respond_json(
+            c, 202,
+            json_pack("{s:s, s:s}", "submission_id", a->submission_id, "status", "accepted"),
+            location);
+    } else if (c) {
+        respond_err(c, delivery_verdict(err), delivery_detail(delivery_verdict(err)));
     }
     free(pp);
 }
@@ -349,6 +623,8 @@ void gw_api_handle(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req, 
         handle_metrics(loop, c);
         return;
     case GW_ROUTE_BATCH:
+        handle_batch(loop, c, req, body, body_len);
+        return;
     case GW_ROUTE_OTHER:
     case GW_ROUTE__COUNT:
         break;

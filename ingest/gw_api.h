@@ -1,6 +1,8 @@
 /*
  * gw_api: the endpoints of the submission contract (shared/DOMAIN.md) on top of gw_loop.
  *   POST /v1/documents            validate, produce to Kafka, 202 only after the delivery report
+ *   POST /v1/documents:batch      a JSON array or NDJSON; 200 with one result per item, once
+ *                                 every produced item has its delivery report
  *   GET  /v1/submissions/{id}     the submission's status, to its organisation only
  *   GET  /healthz                 liveness, no dependency checked
  *   GET  /readyz                  readiness: database and Kafka reachable, not draining

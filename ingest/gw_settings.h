@@ -24,6 +24,7 @@ typedef struct gw_settings {
     long long max_content_bytes;
     char log_level[16];
     long long db_queue_max;
+    long long batch_max_items;
 } gw_settings_t;
 
 #endif

@@ -42,6 +42,8 @@ static const cfg_setting_t settings_table[] = {
     {"gateway.db_queue_max", CFG_INT, S(db_queue_max), "10000", 1, 1000000, false,
      "database operations queued per thread; over it 'accepted' rows are dropped, reads get "
      "503"},
+    {"gateway.batch_max_items", CFG_INT, S(batch_max_items), "1000", 1, 100000, false,
+     "documents in one POST /v1/documents:batch; more is refused with 413"},
     {"policy.type_codes", CFG_PATH, S(type_codes), "config/type_codes.tsv", 0, 0, false,
      "accepted document type codes with validity dates (TSV)"},
     {"policy.allowed_oids", CFG_STRING, S(allowed_oids), "1.2.250.1.213.1.4.8,1.2.250.1.213.1.4.9",
