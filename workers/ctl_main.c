@@ -5,17 +5,30 @@
  *   ingestctl [-c FILE] topics describe   partition counts and replication of both topics
  *   ingestctl [-c FILE] patient oppose INS     refuse this patient's documents from now on
  *   ingestctl [-c FILE] patient unoppose INS   lift the opposition
+ *   ingestctl [-c FILE] keyring init|rotate [FILE]   create a keyring / add a new active key
+ *   ingestctl [-c FILE] document show SUBMISSION_ID [--out FILE]   read one back (audited)
+ *   ingestctl [-c FILE] dict train --type-code CODE (--from-dir DIR | --from-db N) [--size B]
+ *   ingestctl [-c FILE] dict bench --train-dir DIR --test-dir DIR [--size B]
+ *   ingestctl [-c FILE] dlq tail TOPIC N   headers of the last N dead letters
  *
  * Exit status: 0 success, 1 the operation failed (reason on stderr), 2 usage or configuration.
  */
 #include <getopt.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <stdlib.h>
 
+#include "ing_crypto.h"
 #include "ing_log.h"
+#include "wk_dict.h"
+#include "wk_dicttool.h"
+#include "wk_dlqtail.h"
+#include "wk_document.h"
 #include "wk_kafka.h"
+#include "wk_keyfile.h"
 #include "wk_patient.h"
 #include "wk_settings.h"
 #include "wk_topics.h"
@@ -24,19 +37,36 @@ enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ingestctl [-c FILE] COMMAND\n"
-                 "\n"
-                 "commands:\n"
-                 "  topics create     create worker.topic and worker.dlq_topic; existing is fine\n"
-                 "  topics describe   show partitions and replication of both topics\n"
-                 "  patient oppose INS     refuse this patient's new documents (audited)\n"
-                 "  patient unoppose INS   lift the opposition (audited)\n"
-                 "\n"
-                 "options:\n"
-                 "  -c, --config FILE   worker configuration (the same file as ingest-worker)\n"
-                 "  -h, --help          this help\n"
-                 "\n"
-                 "exit status: 0 success, 1 the operation failed, 2 usage or configuration\n");
+    fprintf(out,
+            "usage: ingestctl [-c FILE] COMMAND\n"
+            "\n"
+            "commands:\n"
+            "  topics create     create worker.topic and worker.dlq_topic; existing is fine\n"
+            "  topics describe   show partitions and replication of both topics\n"
+            "  patient oppose INS     refuse this patient's new documents (audited)\n"
+            "  patient unoppose INS   lift the opposition (audited)\n"
+            "  keyring init [FILE]    create a keyring with one new random key (mode 0600;\n"
+            "                         FILE defaults to worker.keyring; never overwrites)\n"
+            "  keyring rotate [FILE]  retire the active key, add a new active one (restart\n"
+            "                         the workers afterwards)\n"
+            "  document show SUBMISSION_ID [--out FILE]\n"
+            "                         decrypt, decompress and verify one stored document;\n"
+            "                         print its metadata, write the content only to a new\n"
+            "                         FILE (audited)\n"
+            "  dict train --type-code CODE (--from-dir DIR | --from-db N) [--size BYTES]\n"
+            "                         train a zstd dictionary (default 112640 bytes) from the\n"
+            "                         files of DIR or the newest N stored documents\n"
+            "                         (audited) and store it, sealed, for the workers\n"
+            "  dict bench --train-dir DIR --test-dir DIR [--size BYTES]\n"
+            "                         ratio and speed with and without a dictionary\n"
+            "  dlq tail TOPIC N       headers of the last N records of a dead-letter topic\n"
+            "                         (never the document)"
+            "\n"
+            "options:\n"
+            "  -c, --config FILE   worker configuration (the same file as ingest-worker)\n"
+            "  -h, --help          this help\n"
+            "\n"
+            "exit status: 0 success, 1 the operation failed, 2 usage or configuration\n");
 }
 
 static int topics_describe(rd_kafka_t *rk, const wk_settings_t *s)
@@ -110,17 +140,28 @@ static int topics_create(rd_kafka_t *rk, const wk_settings_t *s)
     return err ? EXIT_FAILED : EXIT_OK;
 }
 
+/* Who acts, for the audit: the human behind sudo first, then the login, then the uid. */
+static const char *actor_name(void)
+{
+    static const char *const vars[] = {"SUDO_USER", "USER", "LOGNAME"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return v;
+    }
+    const struct passwd *pw = getpwuid(geteuid());
+    return pw && pw->pw_name ? pw->pw_name : "unknown";
+}
+
 static int patient_oppose(const wk_settings_t *s, const char *ins, bool opposed)
 {
     if (!s->db_url[0]) {
         fprintf(stderr, "ingestctl: worker.db_url is not set\n");
         return EXIT_USAGE;
     }
-    const char *actor = getenv("USER");
-    if (!actor || !*actor)
-        actor = "unknown";
     char errstr[512];
-    ing_err_t err = wk_patient_set_opposed(s->db_url, ins, opposed, actor, errstr, sizeof(errstr));
+    ing_err_t err =
+        wk_patient_set_opposed(s->db_url, ins, opposed, actor_name(), errstr, sizeof(errstr));
     if (err) {
         fprintf(stderr, "ingestctl: patient %s: %s (%s)\n", opposed ? "oppose" : "unoppose", errstr,
                 ing_err_name(err));
@@ -128,6 +169,160 @@ static int patient_oppose(const wk_settings_t *s, const char *ins, bool opposed)
     }
     /* The INS is the patient's identifier: printed back to the operator who typed it. */
     printf("patient %s: %s\n", ins, opposed ? "opposed" : "not opposed");
+    return EXIT_OK;
+}
+
+static int keyring_cmd(const wk_settings_t *s, const char *verb, const char *file)
+{
+    const char *path = file ? file : s->keyring;
+    if (!path[0]) {
+        fprintf(stderr, "ingestctl: keyring %s: give FILE or set worker.keyring\n", verb);
+        return EXIT_USAGE;
+    }
+    char errstr[512], new_id[ING_KEY_ID_MAX + 1], old_id[ING_KEY_ID_MAX + 1];
+    bool init = strcmp(verb, "init") == 0;
+    ing_err_t err = init ? wk_keyfile_init(path, new_id, errstr, sizeof(errstr))
+                         : wk_keyfile_rotate(path, new_id, old_id, errstr, sizeof(errstr));
+    if (err) {
+        fprintf(stderr, "ingestctl: keyring %s: %s (%s)\n", verb, errstr, ing_err_name(err));
+        return EXIT_FAILED;
+    }
+    if (init)
+        printf("keyring %s: created, active key %s\n", path, new_id);
+    else
+        printf("keyring %s: active key %s, retired %s (restart the workers to use it)\n", path,
+               new_id, old_id);
+    return EXIT_OK;
+}
+
+static ing_keyring_t *load_keyring(const wk_settings_t *s)
+{
+    char errstr[512];
+    ing_keyring_t *kr = NULL;
+    if (!s->keyring[0]) {
+        fprintf(stderr, "ingestctl: worker.keyring is not set (ingestctl keyring init FILE "
+                        "creates one)\n");
+        return NULL;
+    }
+    if (ing_keyring_load(s->keyring, &kr, errstr, sizeof(errstr))) {
+        fprintf(stderr, "ingestctl: %s\n", errstr);
+        return NULL;
+    }
+    return kr;
+}
+
+static int document_show(const wk_settings_t *s, int nargs, char **args)
+{
+    const char *sid = NULL, *out = NULL;
+    for (int i = 0; i < nargs; i++) {
+        if (strcmp(args[i], "--out") == 0 && i + 1 < nargs)
+            out = args[++i];
+        else if (args[i][0] != '-' && !sid)
+            sid = args[i];
+        else {
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!sid || !s->db_url[0]) {
+        fprintf(stderr, "ingestctl: document show: %s\n",
+                sid ? "worker.db_url is not set" : "SUBMISSION_ID missing");
+        return EXIT_USAGE;
+    }
+    ing_keyring_t *kr = load_keyring(s);
+    if (!kr)
+        return EXIT_USAGE;
+    char errstr[512];
+    ing_err_t err =
+        wk_document_show(s->db_url, kr, sid, out, actor_name(), stdout, errstr, sizeof(errstr));
+    ing_keyring_destroy(kr);
+    if (err) {
+        fprintf(stderr, "ingestctl: document show: %s (%s)\n", errstr, ing_err_name(err));
+        return EXIT_FAILED;
+    }
+    return EXIT_OK;
+}
+
+static int dict_cmd(const wk_settings_t *s, const char *verb, int nargs, char **args)
+{
+    const char *type_code = NULL, *from_dir = NULL, *train_dir = NULL, *test_dir = NULL;
+    long from_db = 0;
+    long long size = WK_DICT_DEFAULT_BYTES;
+    for (int i = 0; i < nargs; i++) {
+        const char *v = i + 1 < nargs ? args[i + 1] : NULL;
+        if (!v) {
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        if (!strcmp(args[i], "--type-code"))
+            type_code = v;
+        else if (!strcmp(args[i], "--from-dir"))
+            from_dir = v;
+        else if (!strcmp(args[i], "--from-db"))
+            from_db = strtol(v, NULL, 10);
+        else if (!strcmp(args[i], "--train-dir"))
+            train_dir = v;
+        else if (!strcmp(args[i], "--test-dir"))
+            test_dir = v;
+        else if (!strcmp(args[i], "--size"))
+            size = strtoll(v, NULL, 10);
+        else {
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        i++;
+    }
+    if (size < 1024 || size > WK_DICT_MAX_BYTES) {
+        fprintf(stderr, "ingestctl: --size must be 1024..%d bytes\n", WK_DICT_MAX_BYTES);
+        return EXIT_USAGE;
+    }
+    char errstr[512] = "";
+    if (strcmp(verb, "bench") == 0) {
+        if (!train_dir || !test_dir) {
+            fprintf(stderr, "ingestctl: dict bench needs --train-dir and --test-dir\n");
+            return EXIT_USAGE;
+        }
+        ing_err_t err = wk_dicttool_bench(train_dir, test_dir, (int)s->zstd_level, (size_t)size,
+                                          stdout, errstr, sizeof(errstr));
+        if (err)
+            fprintf(stderr, "ingestctl: dict bench: %s (%s)\n", errstr, ing_err_name(err));
+        return err ? EXIT_FAILED : EXIT_OK;
+    }
+    if (!type_code || (!from_dir) == (from_db <= 0) || !s->db_url[0]) {
+        fprintf(stderr, "ingestctl: dict train needs --type-code and one of --from-dir DIR, "
+                        "--from-db N (N >= 1), and worker.db_url\n");
+        return EXIT_USAGE;
+    }
+    ing_keyring_t *kr = load_keyring(s);
+    if (!kr)
+        return EXIT_USAGE;
+    wk_dict_train_req_t req = {s->db_url, kr,           type_code,          from_dir,
+                               from_db,   (size_t)size, (int)s->zstd_level, actor_name()};
+    ing_err_t err = wk_dicttool_train(&req, stdout, errstr, sizeof(errstr));
+    ing_keyring_destroy(kr);
+    if (err) {
+        fprintf(stderr, "ingestctl: dict train: %s (%s)\n", errstr, ing_err_name(err));
+        return err == ING_ERR_INVALID_FIELD ? EXIT_USAGE : EXIT_FAILED;
+    }
+    return EXIT_OK;
+}
+
+static int dlq_tail(const wk_settings_t *s, const cfg_passthrough_t *kafka, const char *topic,
+                    const char *count)
+{
+    char *end = NULL;
+    long n = strtol(count, &end, 10);
+    if (*end || n < 1 || n > 100000) {
+        fprintf(stderr, "ingestctl: dlq tail: N must be 1..100000\n");
+        return EXIT_USAGE;
+    }
+    char errstr[512];
+    ing_err_t err =
+        wk_dlq_tail(kafka, topic, (int)n, (int)s->admin_timeout_ms, stdout, errstr, sizeof(errstr));
+    if (err) {
+        fprintf(stderr, "ingestctl: dlq tail: %s (%s)\n", errstr, ing_err_name(err));
+        return EXIT_FAILED;
+    }
     return EXIT_OK;
 }
 
@@ -155,11 +350,18 @@ int main(int argc, char **argv)
     }
     int nargs = argc - optind;
     char **args = argv + optind;
-    bool is_create = nargs == 2 && !strcmp(args[0], "topics") && !strcmp(args[1], "create");
-    bool is_describe = nargs == 2 && !strcmp(args[0], "topics") && !strcmp(args[1], "describe");
-    bool is_patient = nargs == 3 && !strcmp(args[0], "patient") &&
-                      (!strcmp(args[1], "oppose") || !strcmp(args[1], "unoppose"));
-    if (!is_create && !is_describe && !is_patient) {
+#define IS(i, word) (nargs > (i) && strcmp(args[i], (word)) == 0)
+    bool is_create = nargs == 2 && IS(0, "topics") && IS(1, "create");
+    bool is_describe = nargs == 2 && IS(0, "topics") && IS(1, "describe");
+    bool is_patient = nargs == 3 && IS(0, "patient") && (IS(1, "oppose") || IS(1, "unoppose"));
+    bool is_keyring =
+        (nargs == 2 || nargs == 3) && IS(0, "keyring") && (IS(1, "init") || IS(1, "rotate"));
+    bool is_show = nargs >= 3 && IS(0, "document") && IS(1, "show");
+    bool is_dict = nargs >= 2 && IS(0, "dict") && (IS(1, "train") || IS(1, "bench"));
+    bool is_dlq = nargs == 4 && IS(0, "dlq") && IS(1, "tail");
+#undef IS
+    if (!is_create && !is_describe && !is_patient && !is_keyring && !is_show && !is_dict &&
+        !is_dlq) {
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -174,6 +376,14 @@ int main(int argc, char **argv)
     ing_log_init((ing_log_level_t)ing_log_level_parse(settings.log_level));
     if (is_patient)
         return patient_oppose(&settings, args[2], !strcmp(args[1], "oppose"));
+    if (is_keyring)
+        return keyring_cmd(&settings, args[1], nargs == 3 ? args[2] : NULL);
+    if (is_show)
+        return document_show(&settings, nargs - 2, args + 2);
+    if (is_dict)
+        return dict_cmd(&settings, args[1], nargs - 2, args + 2);
+    if (is_dlq)
+        return dlq_tail(&settings, &kafka, args[2], args[3]);
 
     rd_kafka_conf_t *conf =
         wk_kafka_conf_new(WK_KAFKA_ADMIN, &kafka, NULL, NULL, errstr, sizeof(errstr));

@@ -6,7 +6,7 @@
  * Runs worker.threads consumer threads (wk_worker). SIGTERM/SIGINT: every thread finishes its
  * batch, commits, closes its consumer; exit 0. Exit status: 0 clean stop, 1 a fatal runtime
  * failure (unsafe or unreachable database at start-up, a thread that could not start),
- * 2 usage or configuration.
+ * 2 usage or configuration (including a missing or unreadable keyring).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "ing_crypto.h"
 #include "ing_log.h"
 #include "wk_settings.h"
 #include "wk_store.h"
@@ -123,20 +125,29 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
 
-    /* The database must be reachable and durable before we take any partition. */
-    wk_store_t *probe = NULL;
-    ing_err_t err =
-        wk_store_create(settings.db_url, settings.allow_unsafe_db, &probe, errstr, sizeof(errstr));
-    if (!err && !wk_store_connected(probe)) {
-        err = ING_ERR_UNAVAILABLE;
-        snprintf(errstr, sizeof(errstr), "cannot connect to PostgreSQL (see above)");
-    }
-    wk_store_destroy(probe);
-    if (err) {
-        ing_log(ING_LOG_ERROR, "main", "%s", errstr);
+    /* Documents are stored sealed: no keyring, no start. */
+    ing_keyring_t *keyring = NULL;
+    if (!settings.keyring[0]) {
+        fprintf(stderr,
+                "ingest-worker: worker.keyring is not set; documents are stored encrypted with "
+                "the keyring's active key.\nCreate one with: ingestctl%s%s keyring init FILE, "
+                "then set worker.keyring = FILE (or ING_WORKER_KEYRING=FILE)\n",
+                config ? " -c " : "", config ? config : "");
         ing_policy_destroy(policy);
-        return EXIT_FAILED;
+        return EXIT_USAGE;
     }
+    if (ing_keyring_load(settings.keyring, &keyring, errstr, sizeof(errstr))) {
+        bool exists = access(settings.keyring, F_OK) == 0;
+        fprintf(stderr, "ingest-worker: %s\n%s: ingestctl%s%s keyring init %s\n", errstr,
+                exists ? "Fix it (a new keyring cannot open documents already stored), or "
+                         "create another with"
+                       : "Create it with",
+                config ? " -c " : "", config ? config : "", settings.keyring);
+        ing_policy_destroy(policy);
+        return EXIT_USAGE;
+    }
+    ing_log(ING_LOG_INFO, "main", "keyring %s loaded, active key %s", settings.keyring,
+            ing_keyring_active_id(keyring));
 
     /* Signals are taken by this thread only (sigtimedwait): no handler, no global flag. */
     sigset_t sigs;
@@ -145,16 +156,27 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    /* The database must be reachable and durable before we take any partition. */
+    ing_err_t err =
+        wk_store_check(settings.db_url, settings.allow_unsafe_db, errstr, sizeof(errstr));
+    if (err) {
+        ing_log(ING_LOG_ERROR, "main", "%s", errstr);
+        ing_keyring_destroy(keyring);
+        ing_policy_destroy(policy);
+        return EXIT_FAILED;
+    }
+
     atomic_bool stop = false;
     int nthreads = (int)settings.threads;
     thread_slot_t *slots = calloc((size_t)nthreads, sizeof(*slots));
     if (!slots) {
+        ing_keyring_destroy(keyring);
         ing_policy_destroy(policy);
         return EXIT_FAILED;
     }
     int started = 0;
     for (int i = 0; i < nthreads; i++) {
-        slots[i].conf = (wk_worker_conf_t){&settings, &kafka, policy, i, &stop};
+        slots[i].conf = (wk_worker_conf_t){&settings, &kafka, policy, keyring, i, &stop};
         atomic_init(&slots[i].done, false);
         if (pthread_create(&slots[i].tid, NULL, thread_main, &slots[i]) != 0) {
             ing_log(ING_LOG_ERROR, "main", "pthread_create: %s", strerror(errno));
@@ -203,6 +225,7 @@ int main(int argc, char **argv)
             failed ? EXIT_FAILED : EXIT_OK, total.records, total.stored, total.already_stored,
             total.duplicates, total.refused, total.rejected, total.dead_lettered, total.retries);
     free(slots);
+    ing_keyring_destroy(keyring);
     ing_policy_destroy(policy);
     return failed ? EXIT_FAILED : EXIT_OK;
 }

@@ -38,6 +38,8 @@ void wk_process_record(const ing_policy_t *policy, const void *data, size_t len,
     item->err = ING_OK;
     item->detail[0] = '\0';
     item->zoff = item->zlen = 0;
+    item->key_id = NULL;
+    item->dict_id = 0;
     item->document_ref = 0;
     item->ref_item = -1;
     item->superseded = item->supersede_others = false;

@@ -4,8 +4,8 @@
  * is the authenticated organisation, and re-run every check of the envelope that needs no
  * database (Kafka data is untrusted). Pure: bytes and a policy in, a verdict out.
  *
- * wk_item_t carries one record through a batch: the verdict here, the compressed content, then
- * the outcome the store decides.
+ * wk_item_t carries one record through a batch: the verdict here, the compressed and sealed
+ * content, then the outcome the store decides.
  */
 #ifndef WK_PROCESS_H
 #define WK_PROCESS_H
@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ing_crypto.h"
 #include "ing_envelope.h"
 #include "ing_policy.h"
 #include "ing_record.h"
@@ -38,7 +39,10 @@ typedef struct wk_item {
     ing_err_t err;
     wk_stage_t stage;
     char detail[192];  /* printable ASCII only: it goes to the database and to headers */
-    size_t zoff, zlen; /* compressed content in the batch's buffer */
+    size_t zoff, zlen; /* compressed then sealed content in the batch's buffer */
+    uint8_t nonce[ING_GCM_NONCE_LEN];
+    const char *key_id; /* points into the keyring */
+    int32_t dict_id;    /* the zstd dictionary used, 0: none */
     int64_t document_ref;
     int ref_item;    /* >= 0: document_ref is that earlier item's, known after its insert */
     bool superseded; /* stored as history (lower version than the current one) */

@@ -27,6 +27,11 @@ const cfg_setting_t wk_settings_table[] = {
      "a batch closes this many milliseconds after its first record"},
     {"worker.zstd_level", CFG_INT, S(zstd_level), "3", 1, 19, false,
      "zstd compression level of stored content"},
+    {"worker.keyring", CFG_PATH, S(keyring), "", 0, 0, false,
+     "keyring file (ingestctl keyring init FILE creates one): documents are stored encrypted "
+     "with its active key; required"},
+    {"worker.dict_refresh_s", CFG_INT, S(dict_refresh_s), "60", 1, 86400, false,
+     "seconds between two looks for newer zstd dictionaries (ingestctl dict train)"},
     {"worker.topic_partitions", CFG_INT, S(topic_partitions), "12", 1, 10000, false,
      "partitions of worker.topic (ingestctl topics create)"},
     {"worker.dlq_partitions", CFG_INT, S(dlq_partitions), "3", 1, 10000, false,

@@ -23,6 +23,8 @@ typedef struct wk_settings {
     long long batch_bytes;
     long long batch_ms;
     long long zstd_level;
+    char keyring[1024];
+    long long dict_refresh_s;
     long long topic_partitions;
     long long dlq_partitions;
     long long replication_factor;

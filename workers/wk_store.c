@@ -26,9 +26,9 @@
     "INSERT INTO document (ins, source_finess, document_id, version, submission_id, type_code, "   \
     "media_type, format_code, title, author_rpps, created_at, confidentiality, "                   \
     "hidden_from_patient, sha256, size_bytes, compression, content, received_at, "                 \
-    "kafka_partition, kafka_offset, superseded) "                                                  \
+    "kafka_partition, kafka_offset, superseded, dict_id, key_id, nonce) "                          \
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'zstd', $16, "      \
-    "to_timestamp($17::bigint / 1000000.0), $18, $19, $20) "                                       \
+    "to_timestamp($17::bigint / 1000000.0), $18, $19, $20, $21, $22, $23) "                        \
     "ON CONFLICT (source_finess, document_id, version) DO NOTHING RETURNING id"
 
 /* Everything wk_rules needs about one document, in one statement: $1 ins, $2 sha256,
@@ -205,6 +205,19 @@ ing_err_t wk_store_create(const char *url, bool allow_unsafe, wk_store_t **out, 
     return ING_OK;
 }
 
+ing_err_t wk_store_check(const char *url, bool allow_unsafe, char *errstr, size_t errstr_size)
+{
+    wk_store_t st = {.url = (char *)url, .allow_unsafe = allow_unsafe};
+    ing_err_t err = connect_db(&st, errstr, errstr_size);
+    disconnect(&st);
+    return err;
+}
+
+PGconn *wk_store_pgconn(wk_store_t *st)
+{
+    return wk_store_connected(st) && !st->in_tx ? st->conn : NULL;
+}
+
 void wk_store_destroy(wk_store_t *st)
 {
     if (!st)
@@ -222,7 +235,7 @@ ing_err_t wk_store_reconnect(wk_store_t *st, char *errstr, size_t errstr_size)
 /* --- pipeline ---------------------------------------------------------------------------- */
 
 /* Parameters of one statement: text values, binary where lengths are given. */
-#define MAX_PARAMS 20
+#define MAX_PARAMS 24
 
 typedef struct params {
     int n;
@@ -354,6 +367,12 @@ static void params_document(params_t *p, const wk_item_t *it, const uint8_t *zba
     p_int(p, it->partition);
     p_int(p, it->offset);
     p_text(p, it->superseded ? "t" : "f");
+    if (it->dict_id > 0)
+        p_int(p, it->dict_id);
+    else
+        p_text(p, NULL);
+    p_text(p, it->key_id);
+    p_bin(p, it->nonce, ING_GCM_NONCE_LEN);
 }
 
 static void params_submission(params_t *p, const wk_item_t *it)

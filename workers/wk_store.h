@@ -35,6 +35,18 @@ ing_err_t wk_store_create(const char *url, bool allow_unsafe, wk_store_t **out, 
 
 void wk_store_destroy(wk_store_t *st);
 
+/**
+ * Connects once, runs the same safety checks as wk_store_create, disconnects. Logs nothing.
+ * @returns ING_OK; ING_ERR_UNAVAILABLE (retry later) or ING_ERR_CONFIG (unsafe server) with
+ *          the reason in errstr.
+ */
+ing_err_t wk_store_check(const char *url, bool allow_unsafe, char *errstr,
+                         size_t errstr_size) ING_MUST_CHECK;
+
+/** The thread's connection, for reads outside a batch (wk_dict), or NULL when not connected.
+ * Never use it while a batch's transaction is open. */
+struct pg_conn *wk_store_pgconn(wk_store_t *st);
+
 bool wk_store_connected(const wk_store_t *st);
 
 /** Drops the connection and connects again (with the same safety check). */

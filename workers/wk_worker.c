@@ -12,6 +12,7 @@
 #include "ing_time.h"
 #include "wk_batch.h"
 #include "wk_compress.h"
+#include "wk_dict.h"
 #include "wk_dlq.h"
 #include "wk_kafka.h"
 #include "wk_process.h"
@@ -29,6 +30,10 @@ typedef struct wk_worker {
     wk_dlq_t *dlq;
     wk_store_t *store;
     wk_compressor_t *zc;
+    wk_dicts_t *dicts;
+    ing_sealer_t *sealer;
+    int64_t next_dict_us;
+    bool dict_warned;
     wk_batch_limits_t limits;
 
     /* The batch in hand: polled, not yet stored. */
@@ -36,7 +41,8 @@ typedef struct wk_worker {
     wk_item_t *items;
     size_t n, bytes;
     int64_t first_us;
-    ing_buf_t zbuf; /* compressed contents of the batch, reset per batch */
+    ing_buf_t zbuf; /* compressed and sealed contents of the batch, reset per batch */
+    ing_buf_t ztmp; /* one document compressed, before sealing */
     bool flushing;  /* re-entrancy guard: a rebalance inside a flush must not flush again */
 
     /* Retry state after a transient failure. */
@@ -96,7 +102,48 @@ static void batch_drop_partitions(wk_worker_t *w, const rd_kafka_topic_partition
     w->n = kept;
 }
 
-/* Decode, validate and compress every record of the batch. */
+/* Compress (first: ciphertext does not compress), then seal bound to patient and document. */
+static ing_err_t seal_content(wk_worker_t *w, wk_item_t *it)
+{
+    int32_t dict_id = 0;
+    const wk_zdict_t *dict = wk_dicts_find(w->dicts, it->env.type_code, &dict_id);
+    ing_buf_reset(&w->ztmp);
+    ing_err_t err = wk_compress(w->zc, dict, it->env.content, it->env.content_len, &w->ztmp);
+    if (err)
+        return err;
+    uint8_t aad[512];
+    size_t aad_len = ing_document_aad(it->env.ins, it->env.finess, it->env.document_id,
+                                      it->env.version, aad, sizeof(aad));
+    it->zoff = w->zbuf.len;
+    err = ing_seal(w->sealer, aad, aad_len, w->ztmp.data, w->ztmp.len, it->nonce, &it->key_id,
+                   &w->zbuf);
+    if (err)
+        return err;
+    it->zlen = w->zbuf.len - it->zoff;
+    it->dict_id = dict_id;
+    return ING_OK;
+}
+
+/* Loads newer dictionaries, between batches, every worker.dict_refresh_s. */
+static void dict_tick(wk_worker_t *w, bool force)
+{
+    int64_t now = ing_mono_us();
+    if (!force && now < w->next_dict_us)
+        return;
+    w->next_dict_us = now + w->s->dict_refresh_s * 1000000;
+    struct pg_conn *conn = wk_store_pgconn(w->store);
+    if (!conn)
+        return; /* down: the next tick after the reconnection */
+    char errstr[512];
+    if (wk_dicts_refresh(w->dicts, conn, errstr, sizeof(errstr)) == ING_OK) {
+        w->dict_warned = false;
+    } else if (!w->dict_warned) { /* once per outage: documents still compress without */
+        ing_log(ING_LOG_WARN, w->name, "zstd dictionaries not refreshed: %s", errstr);
+        w->dict_warned = true;
+    }
+}
+
+/* Decode, validate, compress and seal every record of the batch. */
 static void batch_prepare(wk_worker_t *w)
 {
     ing_buf_reset(&w->zbuf);
@@ -108,12 +155,10 @@ static void batch_prepare(wk_worker_t *w)
         it->offset = m->offset;
         if (it->outcome != WK_OUT_PENDING)
             continue;
-        it->zoff = w->zbuf.len;
-        ing_err_t err = wk_compress(w->zc, it->env.content, it->env.content_len, &w->zbuf);
+        ing_err_t err = seal_content(w, it);
         if (err)
-            wk_item_fail(it, err, WK_STAGE_STORE, "compression failed: %s", ing_err_str(err));
-        else
-            it->zlen = w->zbuf.len - it->zoff;
+            wk_item_fail(it, err, WK_STAGE_STORE, "compression or encryption failed: %s",
+                         ing_err_str(err));
     }
 }
 
@@ -461,6 +506,7 @@ static void backoff_and_rewind(wk_worker_t *w)
         if (err)
             return; /* still down: need_backoff stays set, the next round waits longer */
         ing_log(ING_LOG_INFO, w->name, "reconnected to PostgreSQL");
+        dict_tick(w, true);
     }
     if (w->rewind->cnt > 0) {
         rd_kafka_error_t *e = rd_kafka_seek_partitions(w->rk, w->rewind, SEEK_TIMEOUT_MS);
@@ -493,10 +539,15 @@ static ing_err_t worker_open(wk_worker_t *w)
     w->rewind = rd_kafka_topic_partition_list_new(16);
     /* Contents of a full batch plus one record over the byte bound, and zstd's overhead. */
     ing_buf_init(&w->zbuf, (size_t)(s->batch_bytes + 2 * s->max_content_bytes));
+    ing_buf_init(&w->ztmp, (size_t)(2 * s->max_content_bytes + 4096));
     w->rand_seed = (unsigned)ing_mono_us() ^ (unsigned)w->conf->index;
     if (!w->msgs || !w->items)
         return ING_ERR_NOMEM;
     ing_err_t err = wk_compressor_create((int)s->zstd_level, &w->zc);
+    if (!err)
+        err = wk_dicts_create(w->conf->keyring, (int)s->zstd_level, &w->dicts);
+    if (!err)
+        err = ing_sealer_create(w->conf->keyring, &w->sealer);
     if (err)
         return err;
     err = wk_store_create(s->db_url, s->allow_unsafe_db, &w->store, errstr, sizeof(errstr));
@@ -504,6 +555,7 @@ static ing_err_t worker_open(wk_worker_t *w)
         ing_log(ING_LOG_ERROR, w->name, "%s", errstr);
         return err;
     }
+    dict_tick(w, true);
     err = wk_dlq_create(w->conf->kafka, s->dlq_topic, suffix, &w->dlq, errstr, sizeof(errstr));
     if (err) {
         ing_log(ING_LOG_ERROR, w->name, "dead-letter producer: %s", errstr);
@@ -548,6 +600,9 @@ static void worker_close(wk_worker_t *w)
     wk_dlq_destroy(w->dlq);
     wk_store_destroy(w->store);
     wk_compressor_destroy(w->zc);
+    wk_dicts_destroy(w->dicts);
+    ing_sealer_destroy(w->sealer);
+    ing_buf_fini(&w->ztmp);
     if (w->rewind)
         rd_kafka_topic_partition_list_destroy(w->rewind);
     ing_buf_fini(&w->zbuf);
@@ -570,6 +625,7 @@ ing_err_t wk_worker_run(const wk_worker_conf_t *conf, wk_stats_t *totals)
             backoff_and_rewind(w);
             continue;
         }
+        dict_tick(w, false);
         batch_collect(w);
         batch_flush(w, false);
         stats_tick(w, false);

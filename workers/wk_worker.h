@@ -1,8 +1,10 @@
 /*
  * wk_worker: one consumer thread — the loop "poll a batch, decide, store in one transaction,
  * dead-letter what can never be stored, commit the database, then the offsets". Each thread
- * owns its Kafka consumer, dead-letter producer, PostgreSQL connection, zstd context and batch
- * memory; threads share only the read-only settings and policy, and a stop flag.
+ * owns its Kafka consumer, dead-letter producer, PostgreSQL connection, zstd context and
+ * dictionaries, sealer and batch memory; threads share only the read-only settings, policy and
+ * keyring, and a stop flag. Each document is compressed (with the newest dictionary of its
+ * type code, if any) and then sealed (AES-256-GCM, ing_document_aad) before it is stored.
  *
  * Guarantees: an offset is stored (and then committed) only after the records below it are
  * committed in PostgreSQL or durably dead-lettered; a transient failure (database or broker
@@ -18,6 +20,7 @@
 #include <stdint.h>
 
 #include "cfg_settings.h"
+#include "ing_crypto.h"
 #include "ing_policy.h"
 #include "wk_settings.h"
 
@@ -38,8 +41,9 @@ typedef struct wk_worker_conf {
     const wk_settings_t *settings;
     const cfg_passthrough_t *kafka;
     const ing_policy_t *policy;
-    int index;               /* thread number, for names and logs */
-    const atomic_bool *stop; /* set by main on SIGTERM/SIGINT */
+    const ing_keyring_t *keyring; /* documents are sealed with its active key */
+    int index;                    /* thread number, for names and logs */
+    const atomic_bool *stop;      /* set by main on SIGTERM/SIGINT */
 } wk_worker_conf_t;
 
 /**

@@ -23,6 +23,11 @@ BUILD = os.environ.get("ING_BUILD_DIR", os.path.join(ROOT, "build", "release"))
 PG_URL = os.environ.get("ING_PG_URL", "postgresql://ingest:ingest@127.0.0.1:55432/ingest")
 BROKERS = os.environ.get("ING_BROKERS", "127.0.0.1:9092")
 LOG_DIR = os.environ.get("ING_TEST_LOG_DIR", os.path.join(BUILD, "test-logs"))
+# Workers seal documents with a keyring: the tests use one of their own, created once per build
+# directory (never committed, never the stack's).
+KEYRING = os.environ.get("ING_TEST_KEYRING", os.path.join(BUILD, "test-keyring"))
+INGESTCTL = os.path.join(BUILD, "workers", "ingestctl")
+WORKER_CONF = os.path.join(ROOT, "config", "local", "worker.conf")
 
 
 class Failure(AssertionError):
@@ -108,7 +113,11 @@ class Stack:
             "ING_WORKER_DLQ_TOPIC": self.dlq,
             "ING_WORKER_GROUP": self.group,
             "ING_KAFKA_BOOTSTRAP_SERVERS": BROKERS,
+            "ING_WORKER_KEYRING": KEYRING,
         })
+        if not os.path.exists(KEYRING):
+            subprocess.run([INGESTCTL, "-c", WORKER_CONF, "keyring", "init", KEYRING],
+                           env=self.env, check=True, capture_output=True, timeout=30)
         self.processes = []
         subprocess.run([os.path.join(BUILD, "workers", "ingestctl"), "-c",
                         os.path.join(ROOT, "config", "local", "worker.conf"), "topics", "create"],
