@@ -5,8 +5,9 @@
  *
  * Runs worker.threads consumer threads (wk_worker). SIGTERM/SIGINT: every thread finishes its
  * batch, commits, closes its consumer; exit 0. Exit status: 0 clean stop, 1 a fatal runtime
- * failure (unsafe or unreachable database at start-up, a thread that could not start),
- * 2 usage or configuration (including a missing or unreadable keyring).
+ * failure (unsafe database, database still unreachable after worker.db_wait_s, a thread that
+ * could not start), 2 usage or configuration (including a missing or unreadable keyring).
+ * An unreachable database at start-up is waited for (worker.db_wait_s, default forever).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,11 +23,16 @@
 
 #include "ing_crypto.h"
 #include "ing_log.h"
+#include "ing_time.h"
+#include "wk_batch.h"
 #include "wk_settings.h"
 #include "wk_store.h"
 #include "wk_worker.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* What waiting for the database ended with. */
+typedef enum db_wait { DB_READY, DB_STOP, DB_FAILED } db_wait_t;
 
 typedef struct thread_slot {
     pthread_t tid;
@@ -42,6 +48,49 @@ static void *thread_main(void *arg)
     slot->err = wk_worker_run(&slot->conf, &slot->stats);
     atomic_store(&slot->done, true);
     return NULL;
+}
+
+/*
+ * A stateless worker started before its database waits for it: retries with back-off
+ * (wk_backoff_ms, up to 10 s apart), one warn line per attempt, for at most worker.db_wait_s
+ * (0: forever). SIGTERM/SIGINT while waiting: exit 0. An unsafe server (fsync off) is fatal at
+ * once: waiting cannot fix it.
+ */
+static db_wait_t wait_for_database(const wk_settings_t *s, const sigset_t *sigs)
+{
+    char errstr[1024];
+    int64_t started = ing_mono_us();
+    unsigned seed = (unsigned)started;
+    for (int attempt = 1;; attempt++) {
+        ing_err_t err = wk_store_check(s->db_url, s->allow_unsafe_db, errstr, sizeof(errstr));
+        if (!err) {
+            if (attempt > 1)
+                ing_log(ING_LOG_INFO, "main", "PostgreSQL reachable after %d attempts (%.1f s)",
+                        attempt, (double)(ing_mono_us() - started) / 1e6);
+            return DB_READY;
+        }
+        if (!ing_err_is_retriable(err)) {
+            ing_log(ING_LOG_ERROR, "main", "%s", errstr);
+            return DB_FAILED;
+        }
+        int delay = wk_backoff_ms(attempt, (uint32_t)rand_r(&seed));
+        int64_t waited_ms = (ing_mono_us() - started) / 1000;
+        if (s->db_wait_s > 0 && waited_ms + delay > s->db_wait_s * 1000) {
+            ing_log(ING_LOG_ERROR, "main",
+                    "PostgreSQL still unreachable after %d attempts in %.1f s "
+                    "(worker.db_wait_s = %lld): %s",
+                    attempt, (double)waited_ms / 1000, s->db_wait_s, errstr);
+            return DB_FAILED;
+        }
+        ing_log(ING_LOG_WARN, "main", "PostgreSQL unreachable (attempt %d): %s; retrying in %d ms",
+                attempt, errstr, delay);
+        struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000};
+        int sig = sigtimedwait(sigs, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            ing_log(ING_LOG_INFO, "main", "signal %d while waiting for PostgreSQL: exiting", sig);
+            return DB_STOP;
+        }
+    }
 }
 
 static void usage(FILE *out)
@@ -157,13 +206,11 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     /* The database must be reachable and durable before we take any partition. */
-    ing_err_t err =
-        wk_store_check(settings.db_url, settings.allow_unsafe_db, errstr, sizeof(errstr));
-    if (err) {
-        ing_log(ING_LOG_ERROR, "main", "%s", errstr);
+    db_wait_t waited = wait_for_database(&settings, &sigs);
+    if (waited != DB_READY) {
         ing_keyring_destroy(keyring);
         ing_policy_destroy(policy);
-        return EXIT_FAILED;
+        return waited == DB_STOP ? EXIT_OK : EXIT_FAILED;
     }
 
     atomic_bool stop = false;

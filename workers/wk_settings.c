@@ -32,6 +32,9 @@ const cfg_setting_t wk_settings_table[] = {
      "with its active key; required"},
     {"worker.dict_refresh_s", CFG_INT, S(dict_refresh_s), "60", 1, 86400, false,
      "seconds between two looks for newer zstd dictionaries (ingestctl dict train)"},
+    {"worker.db_wait_s", CFG_INT, S(db_wait_s), "0", 0, 31536000, false,
+     "at start-up, how long to wait for an unreachable PostgreSQL, retrying with back-off "
+     "(0: forever)"},
     {"worker.topic_partitions", CFG_INT, S(topic_partitions), "12", 1, 10000, false,
      "partitions of worker.topic (ingestctl topics create)"},
     {"worker.dlq_partitions", CFG_INT, S(dlq_partitions), "3", 1, 10000, false,

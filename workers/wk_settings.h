@@ -25,6 +25,7 @@ typedef struct wk_settings {
     long long zstd_level;
     char keyring[1024];
     long long dict_refresh_s;
+    long long db_wait_s;
     long long topic_partitions;
     long long dlq_partitions;
     long long replication_factor;
