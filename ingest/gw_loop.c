@@ -307,7 +307,7 @@ static bool conn_process_input(gw_conn_t *c)
         gw_problem_t p;
         if (!gw_api_precheck(&req, &p)) {
             if (req.chunked || req.content_length > 0) {
-                c->close_after = true; /* its body is not read */
+                c->close_after = true; /* its body is not read: do not guess where it ends */
                 c->linger = true;
             } else {
                 ing_buf_consume(&c->in, (size_t)h);
@@ -316,7 +316,8 @@ static bool conn_process_input(gw_conn_t *c)
             respond_problem(c, &p);
             return true;
         }
-        if (req.expect_continue && c->in.len == (size_t)h) {
+        bool has_body = req.chunked || req.content_length > 0;
+        if (req.expect_continue && has_body && c->in.len == (size_t)h) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             if (ing_buf_append(&c->out, cont, sizeof(cont) - 1) == ING_OK && conn_flush(c) < 0) {
                 conn_close(c);
@@ -469,7 +470,6 @@ static void conn_on_timeout(gw_conn_t *c)
             conn_close(c);
             return;
         }
-        c->keep_alive = c->keep_alive && c->head_len > 0;
         fail_request(c, 408, "the request was not received in time");
         return;
     case C_WAIT: {
@@ -657,6 +657,14 @@ void gw_loop_run(gw_loop_t *loop)
         if (n == 0)
             gw_producer_serve(loop->producer); /* cheap; covers a missed wake-up */
     }
+    /* The last delivery reports may still queue 'accepted' rows and answer connections, so
+     * they run here, on this thread, before anything is freed; as stopping, an answered
+     * connection closes instead of reading its next pipelined request. */
+    loop->stopping = true;
+    int flush_ms = (int)loop->conf.settings->request_timeout_ms;
+    if (flush_ms > FLUSH_MAX_MS)
+        flush_ms = FLUSH_MAX_MS;
+    gw_producer_shutdown(loop->producer, flush_ms);
     ing_log(ING_LOG_INFO, "loop", "thread=%d stopped", loop->conf.thread_no);
 }
 
@@ -763,12 +771,7 @@ void gw_loop_destroy(gw_loop_t *loop)
 {
     if (!loop)
         return;
-    /* Producer first: its last delivery reports may still queue 'accepted' rows and look for
-     * connections, so both must still exist. */
-    int flush_ms = (int)loop->conf.settings->request_timeout_ms;
-    if (flush_ms > FLUSH_MAX_MS)
-        flush_ms = FLUSH_MAX_MS;
-    gw_producer_destroy(loop->producer, flush_ms);
+    gw_producer_destroy(loop->producer);
     gw_status_destroy(loop->status);
     if (loop->conns)
         for (size_t i = 0; i < loop->conf.max_connections; i++)

@@ -130,26 +130,34 @@ ing_err_t gw_producer_create(const gw_producer_conf_t *conf, gw_producer_t **out
     *out = p;
     return ING_OK;
 fail:
-    gw_producer_destroy(p, 0);
+    gw_producer_destroy(p);
     return err;
 }
 
-void gw_producer_destroy(gw_producer_t *p, int flush_ms)
+void gw_producer_shutdown(gw_producer_t *p, int flush_ms)
+{
+    if (!p || !p->rk)
+        return;
+    if (flush_ms > 0 && rd_kafka_flush(p->rk, flush_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        ing_log(ING_LOG_WARN, "producer", "%s: %d records not delivered at shut-down",
+                rd_kafka_name(p->rk), rd_kafka_outq_len(p->rk));
+    /* Records still queued get their delivery report (purged) here, so that every callback
+     * runs and frees its request; in-flight ones report when the broker answers or their
+     * request times out: give them a second. */
+    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(p->rk, 1000);
+}
+
+void gw_producer_destroy(gw_producer_t *p)
 {
     if (!p)
         return;
     if (p->rk) {
-        if (flush_ms > 0 && rd_kafka_flush(p->rk, flush_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
-            ing_log(ING_LOG_WARN, "producer", "%d records not delivered at shut-down",
-                    rd_kafka_outq_len(p->rk));
         rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
         rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
         rd_kafka_queue_destroy(q);
         if (p->topic)
             rd_kafka_topic_destroy(p->topic);
-        /* Records still queued get their delivery report (purged) here: our callback runs. */
-        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(p->rk, 0);
         rd_kafka_destroy(p->rk);
     }
     if (p->pipe_rd >= 0)

@@ -44,8 +44,14 @@ typedef struct gw_producer_conf {
 ing_err_t gw_producer_create(const gw_producer_conf_t *conf, gw_producer_t **out, char *errstr,
                              size_t errstr_size) ING_MUST_CHECK;
 
-/** Flushes for at most flush_ms (delivery callbacks run), then destroys. */
-void gw_producer_destroy(gw_producer_t *p, int flush_ms);
+/**
+ * Waits at most flush_ms for the records in flight, then purges the rest: every delivery
+ * callback has run when it returns. @locality the loop's thread, at the end of its run.
+ */
+void gw_producer_shutdown(gw_producer_t *p, int flush_ms);
+
+/** Destroys the handle; call gw_producer_shutdown first or callbacks are lost. */
+void gw_producer_destroy(gw_producer_t *p);
 
 /** The fd to watch for EPOLLIN; then call gw_producer_serve. */
 int gw_producer_fd(const gw_producer_t *p);
