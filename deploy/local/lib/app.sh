@@ -119,6 +119,11 @@ workers_check() {
 
 app_start() {
     app_build "$INGESTCTL" "$GATEWAY_BIN" "$WORKER_BIN"
+    # The encryption keyring lives outside the database and outside git, made once per machine.
+    if [[ ! -f $STATE_DIR/keyring ]]; then
+        msg "creating the local encryption keyring"
+        "${APP_ENV[@]}" "$INGESTCTL" -c "$WORKER_CONF" keyring init "$STATE_DIR/keyring" >/dev/null
+    fi
     gateway_start
     local id started=0
     for ((id = 1; id <= WORKER_COUNT; id++)); do
