@@ -30,7 +30,15 @@ typedef struct gw_pending_post {
 typedef struct gw_pending_get {
     uint64_t handle;
     char org[ING_FINESS_LEN + 1]; /* "" = any organisation */
+    char submission_id[ING_SUBMISSION_ID_LEN + 1];
+    bool final;         /* a miss of the query in flight is the answer */
+    int requeries;      /* after misses while other threads' inserts were pending */
+    int64_t arrived_us; /* re-queries stop GET_CATCH_UP_US after this */
+    uint64_t snap[];    /* every thread's inserts_queued when the GET arrived */
 } gw_pending_get_t;
+
+/* How long a miss may wait for the inserts queued before it (normally a few ms). */
+#define GET_CATCH_UP_US 1000000
 
 static const char submissions_prefix[] = "/v1/submissions/";
 
@@ -540,14 +548,38 @@ static void handle_get(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *r
     char sid[ING_SUBMISSION_ID_LEN + 1];
     memcpy(sid, id.ptr, id.len);
     sid[id.len] = '\0';
-    gw_pending_get_t *pg = calloc(1, sizeof(*pg));
+    gw_metrics_t *all = gw_loop_metrics_all(loop);
+    gw_pending_get_t *pg =
+        calloc(1, sizeof(*pg) + (size_t)gw_metrics_threads(all) * sizeof(pg->snap[0]));
     if (!pg) {
         respond_err(c, ING_ERR_NOMEM, NULL);
         return;
     }
     pg->handle = gw_conn_request_handle(c);
     memcpy(pg->org, org, sizeof(pg->org));
+    memcpy(pg->submission_id, sid, sizeof(pg->submission_id));
+    pg->arrived_us = ing_mono_us();
+    gw_metrics_inserts_snapshot(all, pg->snap);
+    pg->final = gw_metrics_inserts_caught_up(all, pg->snap);
     if (gw_status_get(gw_loop_status(loop), sid, (uint64_t)(uintptr_t)pg) != ING_OK) {
+        free(pg);
+        respond_err(c, ING_ERR_UNAVAILABLE, "the submission store is unavailable; retry later");
+    }
+}
+
+/* gw_defer_fn: the next query of a miss. Finality is decided before the query is sent, so a
+ * final miss ran after every insert queued before the GET had committed. */
+static void requery_submission(gw_loop_t *loop, void *arg, bool cancelled)
+{
+    gw_pending_get_t *pg = arg;
+    gw_conn_t *c = cancelled ? NULL : gw_loop_waiting_conn(loop, pg->handle);
+    if (!c) {
+        free(pg);
+        return;
+    }
+    pg->final = gw_metrics_inserts_caught_up(gw_loop_metrics_all(loop), pg->snap);
+    pg->requeries++;
+    if (gw_status_get(gw_loop_status(loop), pg->submission_id, (uint64_t)(uintptr_t)pg) != ING_OK) {
         free(pg);
         respond_err(c, ING_ERR_UNAVAILABLE, "the submission store is unavailable; retry later");
     }
@@ -558,6 +590,17 @@ void gw_api_on_submission(void *opaque, uint64_t ref, ing_err_t err, const gw_su
     gw_loop_t *loop = opaque;
     gw_pending_get_t *pg = (gw_pending_get_t *)(uintptr_t)ref;
     gw_conn_t *c = gw_loop_waiting_conn(loop, pg->handle);
+    if (c && !err && !row && !pg->final && ing_mono_us() - pg->arrived_us < GET_CATCH_UP_US) {
+        /* A miss while an insert queued before this GET (on any thread) was not done yet:
+         * ask again a little later. */
+        if (gw_loop_defer(loop, requery_submission, pg) == ING_OK)
+            return;
+        err = ING_ERR_UNAVAILABLE;
+    }
+    if (c && !err && !row && pg->requeries)
+        ing_log(ING_LOG_DEBUG, "api", "thread=%d submission_id=%s miss after %d re-queries%s",
+                gw_loop_thread_no(loop), pg->submission_id, pg->requeries,
+                pg->final ? "" : " (gave up)");
     if (!c) {
         /* the client left, or the request timed out */
     } else if (err) {

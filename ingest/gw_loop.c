@@ -69,6 +69,13 @@ struct gw_conn {
     gw_conn_t *next_free;
 };
 
+typedef struct gw_deferred {
+    struct gw_deferred *next;
+    int64_t due_us;
+    gw_defer_fn *fn;
+    void *arg;
+} gw_deferred_t;
+
 typedef struct timer_list {
     gw_conn_t *head, *tail;
     int64_t duration_us;
@@ -87,6 +94,7 @@ struct gw_loop {
     gw_conn_t *free_list;
     size_t live;
     timer_list_t timers[T__COUNT];
+    gw_deferred_t *deferred_head, *deferred_tail; /* FIFO = deadline order (one delay) */
     int64_t now_us;
     uint32_t next_seq;
     bool stopping;
@@ -566,8 +574,36 @@ static bool drained(gw_loop_t *loop)
            (gw_status_pending(loop->status) == 0 || !gw_status_connected(loop->status));
 }
 
+ing_err_t gw_loop_defer(gw_loop_t *loop, gw_defer_fn *fn, void *arg)
+{
+    gw_deferred_t *d = malloc(sizeof(*d));
+    if (!d)
+        return ING_ERR_NOMEM;
+    *d = (gw_deferred_t){.due_us = ing_mono_us() + GW_LOOP_DEFER_US, .fn = fn, .arg = arg};
+    if (loop->deferred_tail)
+        loop->deferred_tail->next = d;
+    else
+        loop->deferred_head = d;
+    loop->deferred_tail = d;
+    return ING_OK;
+}
+
+/* Runs the deferred calls that are due (or all of them, cancelled, at destruction). */
+static void run_deferred(gw_loop_t *loop, bool cancel)
+{
+    gw_deferred_t *d;
+    while ((d = loop->deferred_head) && (cancel || d->due_us <= loop->now_us)) {
+        loop->deferred_head = d->next;
+        if (!loop->deferred_head)
+            loop->deferred_tail = NULL;
+        d->fn(loop, d->arg, cancel);
+        free(d);
+    }
+}
+
 static void run_timers(gw_loop_t *loop)
 {
+    run_deferred(loop, false);
     for (int k = 0; k < T__COUNT; k++) {
         gw_conn_t *c;
         while ((c = loop->timers[k].head) && c->deadline_us <= loop->now_us)
@@ -583,6 +619,8 @@ static int next_timeout_ms(gw_loop_t *loop, int64_t status_deadline)
             next = loop->timers[k].head->deadline_us;
     if (status_deadline < next)
         next = status_deadline;
+    if (loop->deferred_head && loop->deferred_head->due_us < next)
+        next = loop->deferred_head->due_us;
     if (loop->stopping && loop->drain_deadline_us < next)
         next = loop->drain_deadline_us;
     int64_t wait = next - loop->now_us;
@@ -754,6 +792,8 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
         .on_get = gw_api_on_submission,
         .cb_opaque = loop,
         .thread_no = conf->thread_no,
+        .inserts_queued = &loop->metrics->inserts_queued,
+        .inserts_done = &loop->metrics->inserts_done,
     };
     err = gw_status_create(&sc, &loop->status);
     if (err) {
@@ -773,6 +813,7 @@ void gw_loop_destroy(gw_loop_t *loop)
         return;
     gw_producer_destroy(loop->producer);
     gw_status_destroy(loop->status);
+    run_deferred(loop, true);
     if (loop->conns)
         for (size_t i = 0; i < loop->conf.max_connections; i++)
             if (loop->conns[i].state != C_FREE)

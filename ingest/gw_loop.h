@@ -72,6 +72,18 @@ gw_thread_metrics_t *gw_loop_metrics(gw_loop_t *loop);
 /** Every thread's counters, for /metrics and /readyz. */
 gw_metrics_t *gw_loop_metrics_all(gw_loop_t *loop);
 
+/** A deferred call; cancelled when the loop is destroyed first (free arg, do nothing else). */
+typedef void gw_defer_fn(gw_loop_t *loop, void *arg, bool cancelled);
+
+/** The delay of gw_loop_defer: one constant, so that the deferred calls stay in time order. */
+#define GW_LOOP_DEFER_US 2000
+
+/**
+ * Calls fn(loop, arg, false) on the loop's thread about GW_LOOP_DEFER_US from now.
+ * @returns ING_OK or ING_ERR_NOMEM (fn is not called).
+ */
+ing_err_t gw_loop_defer(gw_loop_t *loop, gw_defer_fn *fn, void *arg) ING_MUST_CHECK;
+
 /** The handle of the request the connection is working on (unique within the loop). */
 uint64_t gw_conn_request_handle(const gw_conn_t *c);
 

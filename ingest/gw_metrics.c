@@ -41,6 +41,8 @@ gw_metrics_t *gw_metrics_create(int nthreads)
         atomic_init(&t->bytes_in, 0);
         atomic_init(&t->connections_accepted, 0);
         atomic_init(&t->status_rows_dropped, 0);
+        atomic_init(&t->inserts_queued, 0);
+        atomic_init(&t->inserts_done, 0);
         atomic_init(&t->connections_open, 0);
         atomic_init(&t->producer_queue, 0);
         atomic_init(&t->db_connected, false);
@@ -165,6 +167,20 @@ ing_err_t gw_metrics_render(gw_metrics_t *m, ing_buf_t *out)
                              "# TYPE ing_gateway_threads gauge\ning_gateway_threads %d\n",
                              db, kafka, m->nthreads);
     return err;
+}
+
+void gw_metrics_inserts_snapshot(gw_metrics_t *m, uint64_t *snap)
+{
+    for (int i = 0; i < m->nthreads; i++)
+        snap[i] = atomic_load_explicit(&m->threads[i].inserts_queued, memory_order_acquire);
+}
+
+bool gw_metrics_inserts_caught_up(gw_metrics_t *m, const uint64_t *snap)
+{
+    for (int i = 0; i < m->nthreads; i++)
+        if (atomic_load_explicit(&m->threads[i].inserts_done, memory_order_acquire) < snap[i])
+            return false;
+    return true;
 }
 
 bool gw_metrics_ready(gw_metrics_t *m, char *why, size_t why_size)

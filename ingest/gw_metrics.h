@@ -34,6 +34,9 @@ typedef struct gw_thread_metrics {
     atomic_uint_fast64_t bytes_in;
     atomic_uint_fast64_t connections_accepted;
     atomic_uint_fast64_t status_rows_dropped; /* copied from gw_status */
+    /* 'accepted' inserts queued, and finished (committed or dropped): see gw_status. */
+    atomic_uint_fast64_t inserts_queued;
+    atomic_uint_fast64_t inserts_done;
     /* Gauges, refreshed by the loop at every iteration. */
     atomic_int_fast64_t connections_open;
     atomic_int_fast64_t producer_queue; /* records librdkafka holds */
@@ -62,6 +65,17 @@ void gw_metrics_count_request(gw_thread_metrics_t *t, gw_route_t route, int stat
 
 /** Appends the Prometheus exposition of every thread's counters, summed. */
 ing_err_t gw_metrics_render(gw_metrics_t *m, ing_buf_t *out) ING_MUST_CHECK;
+
+/* Read-your-writes across threads: a 202 is sent after its 'accepted' insert was queued on
+ * the thread that produced it, but a GET may arrive on another thread before that insert
+ * commits. The GET snapshots every thread's inserts_queued when it arrives; a miss is final
+ * only once every thread's inserts_done has reached that snapshot. */
+
+/** Fills snap[gw_metrics_threads(m)] with every thread's inserts_queued. */
+void gw_metrics_inserts_snapshot(gw_metrics_t *m, uint64_t *snap);
+
+/** True when every thread finished the inserts it had queued at the snapshot. */
+bool gw_metrics_inserts_caught_up(gw_metrics_t *m, const uint64_t *snap);
 
 /**
  * Readiness of the whole process: every thread has its database connection and has not seen

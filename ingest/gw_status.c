@@ -83,6 +83,12 @@ static void watch(gw_status_t *st, uint32_t events)
         st->registered_fd = fd;
 }
 
+static void count(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    if (counter && n)
+        atomic_fetch_add_explicit(counter, n, memory_order_release);
+}
+
 static void drop_inserts(gw_status_t *st, gw_status_op_t *list, const char *why)
 {
     uint64_t n = 0;
@@ -93,6 +99,7 @@ static void drop_inserts(gw_status_t *st, gw_status_op_t *list, const char *why)
             st->conf.on_get(st->conf.cb_opaque, op->ref, ING_ERR_UNAVAILABLE, NULL);
         }
     }
+    count(st->conf.inserts_done, n);
     if (n) {
         st->dropped += n;
         ing_log(ING_LOG_WARN, "status",
@@ -291,7 +298,11 @@ static void complete_inflight(gw_status_t *st, PGresult *res)
                       "insert failed: ", res ? PQresultErrorMessage(res) : "no result");
             drop_inserts(st, batch, why);
         } else {
+            uint64_t n = 0;
+            for (gw_status_op_t *op = batch; op; op = op->next)
+                n++;
             op_list_free(batch);
+            count(st->conf.inserts_done, n); /* committed: visible to every connection */
         }
         return;
     }
@@ -439,6 +450,7 @@ static bool enqueue(gw_status_t *st, gw_status_op_t *op)
 
 void gw_status_accepted(gw_status_t *st, const gw_accepted_t *a)
 {
+    count(st->conf.inserts_queued, 1);
     gw_status_op_t *op = malloc(sizeof(*op));
     if (op) {
         op->kind = OP_INSERT;
@@ -448,7 +460,14 @@ void gw_status_accepted(gw_status_t *st, const gw_accepted_t *a)
             return;
         op->next = NULL;
     }
-    drop_inserts(st, op, op ? "database unavailable or queue full" : "out of memory");
+    if (!op) {
+        count(st->conf.inserts_done, 1);
+        st->dropped++;
+        ing_log(ING_LOG_WARN, "status", "thread=%d dropped 1 'accepted' row (out of memory)",
+                st->conf.thread_no);
+        return;
+    }
+    drop_inserts(st, op, "database unavailable or queue full");
 }
 
 ing_err_t gw_status_get(gw_status_t *st, const char *submission_id, uint64_t ref)

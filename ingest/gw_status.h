@@ -19,6 +19,7 @@
 #ifndef GW_STATUS_H
 #define GW_STATUS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,10 @@ typedef struct gw_status_conf {
     gw_status_get_fn *on_get;
     void *cb_opaque;
     int thread_no; /* for log lines */
+    /* Counted as 'accepted' inserts are queued, and as they finish (committed or dropped);
+     * release stores, for other threads' GETs (gw_metrics_inserts_caught_up). May be NULL. */
+    atomic_uint_fast64_t *inserts_queued;
+    atomic_uint_fast64_t *inserts_done;
 } gw_status_conf_t;
 
 /** Creates the module and starts connecting. @returns ING_OK or ING_ERR_NOMEM. */
