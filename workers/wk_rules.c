@@ -15,6 +15,10 @@ static bool is_retry(const wk_facts_t *f)
 {
     return f->same_key == WK_KEY_SAME_SHA;
 }
+static bool is_decided(const wk_facts_t *f)
+{
+    return f->decided;
+}
 static bool is_opposed(const wk_facts_t *f)
 {
     return f->opposed;
@@ -38,12 +42,15 @@ static bool always(const wk_facts_t *f)
 
 /*
  * In order. A retry comes first: the same submission gets the same answer whatever happened
- * since (even an opposition). Opposition comes before anything that would store or link.
+ * since (even an opposition, or its lifting: a document refused while the patient objected
+ * is not stored when resent unchanged). Opposition comes before anything that would store or
+ * link.
  */
 /* clang-format off */
 static const wk_rule_t rules[] = {
     /* name        when          status               code                      store  sup.o  sup.   dlq    ref */
     {"retry",      is_retry,     WK_STATUS_NONE,      ING_OK,                   false, false, false, false, REF_SAME_KEY},
+    {"decided",    is_decided,   WK_STATUS_NONE,      ING_OK,                   false, false, false, false, REF_NONE},
     {"opposed",    is_opposed,   WK_STATUS_REFUSED,   ING_ERR_PATIENT_OPPOSED,  false, false, false, false, REF_NONE},
     {"conflict",   is_conflict,  WK_STATUS_REJECTED,  ING_ERR_VERSION_CONFLICT, false, false, false, true,  REF_NONE},
     {"duplicate",  is_duplicate, WK_STATUS_DUPLICATE, ING_OK,                   false, false, false, false, REF_DUPLICATE},

@@ -20,6 +20,7 @@ typedef enum wk_same_key {
 
 /** What is known about a valid document before deciding. */
 typedef struct wk_facts {
+    bool decided;             /* this submission already has a final status (a resubmission) */
     bool opposed;             /* the patient objected */
     wk_same_key_t same_key;   /* (source, document_id, version) already stored? */
     int64_t same_key_ref;     /* that document's id, when not NEW */

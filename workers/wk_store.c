@@ -32,7 +32,7 @@
     "ON CONFLICT (source_finess, document_id, version) DO NOTHING RETURNING id"
 
 /* Everything wk_rules needs about one document, in one statement: $1 ins, $2 sha256,
- * $3 type_code, $4 source_finess, $5 document_id, $6 version. */
+ * $3 type_code, $4 source_finess, $5 document_id, $6 version, $7 submission_id. */
 #define SQL_FACTS                                                                                  \
     "SELECT COALESCE((SELECT opposed FROM patient_space WHERE ins = $1), false), "                 \
     "(SELECT id FROM document WHERE ins = $1 AND sha256 = $2 AND type_code = $3 "                  \
@@ -41,7 +41,8 @@
     "(SELECT sha256 = $2 FROM document WHERE source_finess = $4 AND document_id = $5 "             \
     "  AND version = $6), "                                                                        \
     "(SELECT COALESCE(max(version), 0) FROM document WHERE source_finess = $4 "                    \
-    "  AND document_id = $5)"
+    "  AND document_id = $5), "                                                                    \
+    "(SELECT status <> 'accepted' FROM submission WHERE submission_id = $7)"
 
 /* A new current version: the lower ones become history. */
 #define SQL_SUPERSEDE                                                                              \
@@ -449,6 +450,7 @@ static int send_facts(wk_store_t *st, const wk_item_t *it, const uint8_t *zbase)
     p_text(&p, it->env.finess);
     p_text(&p, it->env.document_id);
     p_int(&p, it->env.version);
+    p_text(&p, it->meta.submission_id);
     return send_prepared(st, "wk_facts", &p) ? 1 : -1;
 }
 
@@ -565,6 +567,7 @@ static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *
         if (f.same_key_ref)
             f.same_key = strcmp(PQgetvalue(r, 0, 3), "t") == 0 ? WK_KEY_SAME_SHA : WK_KEY_OTHER_SHA;
         f.current_version = (uint32_t)int_or_zero(r, 4);
+        f.decided = strcmp(PQgetvalue(r, 0, 5), "t") == 0;
         facts_overlay(&f, items, i);
         wk_decision_t d = wk_rules_decide(&f);
         apply_decision(&items[i], &d, &f);

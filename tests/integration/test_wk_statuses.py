@@ -157,6 +157,13 @@ def test_every_status():
         sid_o2 = submit_ok(stack, ingsamples.envelope("WK-ST-%s-O2" % tag, d2, ins=opposed_ins,
                                                       finess=finess))
         check(wait_final(sid_o2)[0] == "stored", "after unoppose: %s" % (submission(sid_o2),))
+        # ...but the document refused while opposed, resent unchanged, is a retry: same id,
+        # still refused, still not stored (opposition is not lifted retroactively).
+        check(submit_ok(stack, env_o) == sid_o, "resent refused document: other id")
+        time.sleep(3)
+        check(submission(sid_o)[:2] == ("refused", "patient_opposed"),
+              "resent refused document: %s" % (submission(sid_o),))
+        check(not doc_rows(finess, env_o["document_id"]), "refused document stored when resent")
 
         # a validation failure is answered by the gateway at once, nothing reaches Kafka
         bad = dict(env_a, document_id="WK-ST-%s-BAD" % tag,
