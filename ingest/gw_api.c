@@ -16,9 +16,10 @@ typedef struct gw_batch gw_batch_t;
 
 /* What a produced record carries back to its delivery report. */
 typedef struct gw_pending_post {
-    uint64_t handle;   /* the waiting request (single document), if still there */
-    gw_batch_t *batch; /* a batch item: the batch (which holds the handle), else NULL */
-    size_t index;      /* the item's index in its batch */
+    uint64_t handle;     /* the waiting request (single document), if still there */
+    gw_batch_t *batch;   /* a batch item: the batch (which holds the handle), else NULL */
+    size_t index;        /* the item's index in its batch */
+    size_t record_bytes; /* accounted in gw_loop_kafka_bytes until the report */
     int64_t started_us;
     gw_accepted_t accepted;
 } gw_pending_post_t;
@@ -248,6 +249,8 @@ static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request
                                "the gateway is overloaded; retry later");
     }
     /* librdkafka owns rec's bytes now */
+    pp->record_bytes = rec.len;
+    gw_loop_kafka_bytes(loop, (long long)rec.len);
     ing_log(ING_LOG_DEBUG, "api", "thread=%d submission_id=%s produced bytes=%zu",
             gw_loop_thread_no(loop), a->submission_id, env->content_len);
     return ING_OK;
@@ -481,6 +484,7 @@ void gw_api_on_delivery(void *opaque, void *msg_opaque, ing_err_t err, const cha
     const gw_accepted_t *a = &pp->accepted;
     long ms = (long)((ing_mono_us() - pp->started_us) / 1000);
     gw_batch_t *b = pp->batch;
+    gw_loop_kafka_bytes(loop, -(long long)pp->record_bytes);
     gw_conn_t *c = b ? NULL : gw_loop_waiting_conn(loop, pp->handle);
     bool client = b ? gw_loop_waiting_conn(loop, b->handle) != NULL : c != NULL;
     if (err == ING_OK)

@@ -100,6 +100,10 @@ struct gw_loop {
     bool stopping;
     int64_t drain_deadline_us;
     gw_thread_metrics_t *metrics;
+    /* Backpressure: bytes held for requests, checked when a request's head completes. */
+    size_t buffered_bytes; /* sum of the connections' read buffers */
+    size_t kafka_bytes;    /* records produced and not yet reported */
+    size_t inflight_cap;   /* this thread's share of gateway.max_inflight_bytes */
 };
 
 static void conn_drive(gw_conn_t *c);
@@ -150,6 +154,40 @@ static void set_events(gw_conn_t *c, uint32_t events)
         c->events = events;
 }
 
+/* The read buffer changes only through these, so that loop->buffered_bytes stays exact. */
+static void in_consume(gw_conn_t *c, size_t n)
+{
+    size_t before = c->in.len;
+    ing_buf_consume(&c->in, n);
+    c->loop->buffered_bytes -= before - c->in.len;
+}
+
+static void in_release(gw_conn_t *c)
+{
+    c->loop->buffered_bytes -= c->in.len;
+    ing_buf_fini(&c->in);
+}
+
+void gw_loop_kafka_bytes(gw_loop_t *loop, long long delta)
+{
+    loop->kafka_bytes = (size_t)((long long)loop->kafka_bytes + delta);
+}
+
+/* Admission of a request with a body, before reading it: refused (503) while this thread
+ * holds too much for requests in flight or Kafka is not keeping up. */
+static bool admit_body(gw_loop_t *loop, gw_problem_t *p)
+{
+    const char *why = NULL;
+    if (loop->kafka_bytes > (size_t)loop->conf.settings->kafka_high_water_bytes)
+        why = "Kafka is not keeping up; retry later";
+    else if (loop->buffered_bytes + loop->kafka_bytes > loop->inflight_cap)
+        why = "too many bytes in flight; retry later";
+    if (!why)
+        return true;
+    gw_problem_http(p, 503, why);
+    return false;
+}
+
 static void reset_request(gw_conn_t *c)
 {
     c->head_len = 0;
@@ -165,7 +203,7 @@ static void conn_close(gw_conn_t *c)
     gw_loop_t *loop = c->loop;
     timer_unlink(c);
     close(c->fd); /* also removes it from the epoll set */
-    ing_buf_fini(&c->in);
+    in_release(c);
     ing_buf_fini(&c->out);
     c->fd = -1;
     c->state = C_FREE;
@@ -180,7 +218,7 @@ static void conn_close(gw_conn_t *c)
 static void conn_linger(gw_conn_t *c)
 {
     shutdown(c->fd, SHUT_WR);
-    ing_buf_fini(&c->in);
+    in_release(c);
     c->state = C_LINGER;
     set_events(c, EPOLLIN);
     timer_set(c, T_HEADER);
@@ -313,18 +351,18 @@ static bool conn_process_input(gw_conn_t *c)
         timer_set(c, T_REQUEST);
         c->route = gw_api_route(&req);
         gw_problem_t p;
-        if (!gw_api_precheck(&req, &p)) {
-            if (req.chunked || req.content_length > 0) {
+        bool has_body = req.chunked || req.content_length > 0;
+        if (!gw_api_precheck(&req, &p) || (has_body && !admit_body(loop, &p))) {
+            if (has_body) {
                 c->close_after = true; /* its body is not read: do not guess where it ends */
                 c->linger = true;
             } else {
-                ing_buf_consume(&c->in, (size_t)h);
+                in_consume(c, (size_t)h);
             }
             c->head_len = 0;
             respond_problem(c, &p);
             return true;
         }
-        bool has_body = req.chunked || req.content_length > 0;
         if (req.expect_continue && has_body && c->in.len == (size_t)h) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             if (ing_buf_append(&c->out, cont, sizeof(cont) - 1) == ING_OK && conn_flush(c) < 0) {
@@ -354,7 +392,7 @@ static bool conn_process_input(gw_conn_t *c)
     gw_api_handle(loop, c, &req, raw, body_len);
     if (c->state == C_FREE)
         return false;
-    ing_buf_consume(&c->in, (size_t)h + (size_t)b);
+    in_consume(c, (size_t)h + (size_t)b);
     if (c->in.len == 0 && c->in.cap > SHRINK_ABOVE)
         ing_buf_fini(&c->in);
     c->head_len = 0;
@@ -444,6 +482,7 @@ static void conn_on_readable(gw_conn_t *c)
         return;
     }
     ing_buf_commit(&c->in, (size_t)n);
+    loop->buffered_bytes += (size_t)n;
     gw_metrics_add(&loop->metrics->bytes_in, (uint64_t)n);
     conn_drive(c);
 }
@@ -634,6 +673,9 @@ static void publish_gauges(gw_loop_t *loop)
     atomic_store_explicit(&m->connections_open, (int_fast64_t)loop->live, memory_order_relaxed);
     atomic_store_explicit(&m->producer_queue, gw_producer_outq_len(loop->producer),
                           memory_order_relaxed);
+    atomic_store_explicit(&m->bytes_in_flight,
+                          (int_fast64_t)(loop->buffered_bytes + loop->kafka_bytes),
+                          memory_order_relaxed);
     atomic_store_explicit(&m->db_connected, gw_status_connected(loop->status),
                           memory_order_relaxed);
     atomic_store_explicit(&m->kafka_up, !gw_producer_brokers_down(loop->producer),
@@ -744,6 +786,7 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
     loop->timers[T_HEADER].duration_us = s->header_timeout_ms * 1000;
     loop->timers[T_REQUEST].duration_us = s->request_timeout_ms * 1000;
     loop->now_us = ing_mono_us();
+    loop->inflight_cap = (size_t)(s->max_inflight_bytes / s->threads);
     loop->conns = calloc(conf->max_connections, sizeof(*loop->conns));
     if (!loop->conns) {
         err = ING_ERR_NOMEM;

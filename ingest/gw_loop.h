@@ -72,6 +72,12 @@ gw_thread_metrics_t *gw_loop_metrics(gw_loop_t *loop);
 /** Every thread's counters, for /metrics and /readyz. */
 gw_metrics_t *gw_loop_metrics_all(gw_loop_t *loop);
 
+/**
+ * Accounts record bytes handed to the producer (+) and acknowledged or failed (-), for the
+ * admission of new requests (gateway.kafka_high_water_bytes, gateway.max_inflight_bytes).
+ */
+void gw_loop_kafka_bytes(gw_loop_t *loop, long long delta);
+
 /** A deferred call; cancelled when the loop is destroyed first (free arg, do nothing else). */
 typedef void gw_defer_fn(gw_loop_t *loop, void *arg, bool cancelled);
 

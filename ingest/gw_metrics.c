@@ -45,6 +45,7 @@ gw_metrics_t *gw_metrics_create(int nthreads)
         atomic_init(&t->inserts_done, 0);
         atomic_init(&t->connections_open, 0);
         atomic_init(&t->producer_queue, 0);
+        atomic_init(&t->bytes_in_flight, 0);
         atomic_init(&t->db_connected, false);
         atomic_init(&t->kafka_up, true);
         atomic_init(&t->draining, false);
@@ -140,6 +141,9 @@ ing_err_t gw_metrics_render(gw_metrics_t *m, ing_buf_t *out)
          offsetof(gw_thread_metrics_t, status_rows_dropped), false},
         {"ing_gateway_connections_open", "gauge", "Client connections open.",
          offsetof(gw_thread_metrics_t, connections_open), true},
+        {"ing_gateway_bytes_in_flight", "gauge",
+         "Request bytes buffered plus record bytes not yet acknowledged by Kafka.",
+         offsetof(gw_thread_metrics_t, bytes_in_flight), true},
         {"ing_gateway_producer_queue_depth", "gauge",
          "Records and requests held by the Kafka producers (queued or in flight).",
          offsetof(gw_thread_metrics_t, producer_queue), true},

@@ -39,7 +39,8 @@ typedef struct gw_thread_metrics {
     atomic_uint_fast64_t inserts_done;
     /* Gauges, refreshed by the loop at every iteration. */
     atomic_int_fast64_t connections_open;
-    atomic_int_fast64_t producer_queue; /* records librdkafka holds */
+    atomic_int_fast64_t producer_queue;  /* records librdkafka holds */
+    atomic_int_fast64_t bytes_in_flight; /* buffered request bytes + unacknowledged records */
     atomic_bool db_connected;
     atomic_bool kafka_up; /* false after "all brokers down", true again after a delivery */
     atomic_bool draining;

@@ -25,6 +25,8 @@ typedef struct gw_settings {
     char log_level[16];
     long long db_queue_max;
     long long batch_max_items;
+    long long max_inflight_bytes;     /* the whole process; divided among the threads */
+    long long kafka_high_water_bytes; /* per thread */
 } gw_settings_t;
 
 #endif

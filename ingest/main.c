@@ -44,6 +44,15 @@ static const cfg_setting_t settings_table[] = {
      "503"},
     {"gateway.batch_max_items", CFG_INT, S(batch_max_items), "1000", 1, 100000, false,
      "documents in one POST /v1/documents:batch; more is refused with 413"},
+    {"gateway.max_inflight_bytes", CFG_INT, S(max_inflight_bytes), "1073741824", 1048576,
+     68719476736LL, false,
+     "request bytes buffered plus records not yet acknowledged by Kafka, for the whole "
+     "process (shared by the threads); over it a request with a body gets 503 before its body "
+     "is read"},
+    {"gateway.kafka_high_water_bytes", CFG_INT, S(kafka_high_water_bytes), "100663296", 1048576,
+     68719476736LL, false,
+     "records not yet acknowledged by Kafka, per I/O thread, above which submissions get 503 "
+     "(below librdkafka's queue.buffering.max.kbytes, 128 MiB by default)"},
     {"policy.type_codes", CFG_PATH, S(type_codes), "config/type_codes.tsv", 0, 0, false,
      "accepted document type codes with validity dates (TSV)"},
     {"policy.allowed_oids", CFG_STRING, S(allowed_oids), "1.2.250.1.213.1.4.8,1.2.250.1.213.1.4.9",
