@@ -241,12 +241,14 @@ void gw_http_body_init(gw_http_body_t *st)
 }
 
 enum {
-    CH_SIZE,     /* hex digits of a chunk-size */
-    CH_EXT,      /* chunk extension, up to the LF */
-    CH_DATA,     /* chunk bytes */
-    CH_DATA_END, /* the CRLF after the data */
-    CH_DATA_LF,  /* the LF after that CR */
-    CH_TRAILER,  /* a trailer line (or the final empty line) */
+    CH_SIZE,       /* hex digits of a chunk-size */
+    CH_EXT,        /* chunk extension, up to the LF */
+    CH_EXT_LF,     /* the LF after a CR that ended the chunk-size line */
+    CH_DATA,       /* chunk bytes */
+    CH_DATA_END,   /* the CRLF after the data */
+    CH_DATA_LF,    /* the LF after that CR */
+    CH_TRAILER,    /* a trailer line (or the final empty line) */
+    CH_TRAILER_LF, /* the LF after a CR in the trailer section */
     CH_DONE,
 };
 
@@ -292,13 +294,17 @@ static int chunked_run(gw_http_body_t *st, const char *raw, size_t len, char *ou
             break;
         }
         case CH_EXT:
+        case CH_EXT_LF:
+            /* A CR is only allowed right before the LF: remember it across reads. */
             if (c == '\n') {
                 st->digits = false;
                 st->line_bytes = 0;
                 st->phase = st->chunk ? CH_DATA : CH_TRAILER;
-            } else if (c != '\t' && (unsigned char)c < 0x20 && c != '\r') {
+            } else if (st->phase == CH_EXT_LF) {
                 return fail(status, 400);
-            } else if (c == '\r' && st->pos + 1 < len && raw[st->pos + 1] != '\n') {
+            } else if (c == '\r') {
+                st->phase = CH_EXT_LF;
+            } else if (c != '\t' && ((unsigned char)c < 0x20 || c == 0x7f)) {
                 return fail(status, 400);
             }
             break;
@@ -329,6 +335,7 @@ static int chunked_run(gw_http_body_t *st, const char *raw, size_t len, char *ou
             st->phase = CH_SIZE;
             break;
         case CH_TRAILER:
+        case CH_TRAILER_LF:
             /* Trailer fields are read and ignored; an empty line ends the body. */
             if (c == '\n') {
                 if (st->line_bytes == 0) {
@@ -337,9 +344,11 @@ static int chunked_run(gw_http_body_t *st, const char *raw, size_t len, char *ou
                     return 0;
                 }
                 st->line_bytes = 0;
+                st->phase = CH_TRAILER;
+            } else if (st->phase == CH_TRAILER_LF) {
+                return fail(status, 400);
             } else if (c == '\r') {
-                if (st->pos + 1 < len && raw[st->pos + 1] != '\n')
-                    return fail(status, 400);
+                st->phase = CH_TRAILER_LF;
             } else if (!is_value_char((unsigned char)c)) {
                 return fail(status, 400);
             } else {

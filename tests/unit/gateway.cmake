@@ -7,3 +7,14 @@ foreach(name gw_http gw_response gw_metrics)
     add_test(NAME unit.${name} COMMAND test_${name})
     set_tests_properties(unit.${name} PROPERTIES LABELS unit TIMEOUT 60)
 endforeach()
+
+# libFuzzer target of the HTTP parser, built only with clang (CC=clang); run it by hand:
+#   build/<dir>/tests/fuzz_gw_http -max_total_time=60
+if(CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    add_executable(fuzz_gw_http ${CMAKE_CURRENT_LIST_DIR}/fuzz_gw_http.c
+                                ${PROJECT_SOURCE_DIR}/ingest/gw_http.c)
+    target_include_directories(fuzz_gw_http PRIVATE ${PROJECT_SOURCE_DIR}/ingest)
+    target_compile_options(fuzz_gw_http PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(fuzz_gw_http PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_gw_http PRIVATE ing_warnings)
+endif()
