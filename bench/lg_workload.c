@@ -26,6 +26,9 @@ const cfg_setting_t lg_settings_table[] = {
     {"batch", CFG_INT, S(batch), 0, "10", 1, 1000, false, "envelopes per batch request"},
     {"mix", CFG_STRING, S(mix), 128, "lab:0.7,pdf:0.1,fhir:0.2", 0, 0, false,
      "document kinds and weights"},
+    {"sizes", CFG_STRING, S(sizes), 128, "", 0, 0, false,
+     "content bytes per kind, e.g. lab:8192,pdf:50000-500000 (default lab 4-40 KB, pdf "
+     "50-500 KB, fhir 2-10 KB)"},
     {"duplicate_ratio", CFG_STRING, S(duplicate_ratio), 16, "0", 0, 0, false,
      "fraction of sends that resubmit an earlier identical envelope"},
     {"invalid_ratio", CFG_STRING, S(invalid_ratio), 16, "0", 0, 0, false,
@@ -186,6 +189,35 @@ bool lg_parse_url(const char *url, char *host, size_t host_size, int *port)
     return true;
 }
 
+bool lg_parse_sizes(const char *text, size_t lo[LG_KIND__COUNT], size_t hi[LG_KIND__COUNT])
+{
+    for (int k = 0; k < LG_KIND__COUNT; k++)
+        lo[k] = hi[k] = 0;
+    const char *p = text;
+    while (*p) {
+        size_t name_len = strcspn(p, ":");
+        lg_kind_t kind = lg_kind_from_name(p, name_len);
+        if (kind == LG_KIND__COUNT || p[name_len] != ':')
+            return false;
+        char *end;
+        unsigned long long a = strtoull(p + name_len + 1, &end, 10), b = a;
+        if (end == p + name_len + 1)
+            return false;
+        if (*end == '-') {
+            const char *start = end + 1;
+            b = strtoull(start, &end, 10);
+            if (end == start)
+                return false;
+        }
+        if (a < 64 || b < a || b > 64ull << 20 || (*end && (*end != ',' || !end[1])))
+            return false;
+        lo[kind] = (size_t)a;
+        hi[kind] = (size_t)b;
+        p = *end ? end + 1 : end;
+    }
+    return true;
+}
+
 ing_err_t lg_workload_finish(lg_workload_t *w, char *errstr, size_t errsz)
 {
     lg_settings_t *s = &w->s;
@@ -200,6 +232,8 @@ ing_err_t lg_workload_finish(lg_workload_t *w, char *errstr, size_t errsz)
         what = "rate / rate_sweep must be numbers >= 0 or \"max\"";
     else if (!what && !lg_parse_mix(s->mix, w->mix))
         what = "mix must look like lab:0.7,pdf:0.1,fhir:0.2";
+    else if (!what && !lg_parse_sizes(s->sizes, w->size_lo, w->size_hi))
+        what = "sizes must look like lab:8192,pdf:50000-500000 (bytes, 64 to 64 MiB)";
     else if (!what && (!parse_fraction(s->duplicate_ratio, 0, 1, &w->duplicate_ratio) ||
                        !parse_fraction(s->invalid_ratio, 0, 1, &w->invalid_ratio) ||
                        w->duplicate_ratio + w->invalid_ratio > 1))

@@ -29,6 +29,7 @@ typedef struct lg_settings {
     char endpoint[16];
     long long batch;
     char mix[128];
+    char sizes[128];
     char duplicate_ratio[16], invalid_ratio[16];
     long long patients, pool, pool_max_mb;
     long long seed;
@@ -49,6 +50,7 @@ typedef struct lg_workload {
     int port;
     char path[128]; /* "/v1/documents" or "/v1/documents:batch" */
     double mix[LG_KIND__COUNT];
+    size_t size_lo[LG_KIND__COUNT], size_hi[LG_KIND__COUNT]; /* content bytes; 0,0 = default */
     double duplicate_ratio, invalid_ratio, e2e_sample;
     double max_p99_ms;     /* 0: no threshold */
     double max_error_rate; /* < 0: no threshold */
@@ -70,6 +72,10 @@ ing_err_t lg_workload_finish(lg_workload_t *w, char *errstr, size_t errstr_size)
 
 /** Parses "lab:0.7,pdf:0.1,fhir:0.2" (weights >= 0, at least one > 0). */
 bool lg_parse_mix(const char *text, double mix[LG_KIND__COUNT]);
+
+/** "lab:8192,pdf:50000-500000": content size (or lo-hi range) per kind; kinds left out keep
+ * the generator's default (0, 0). */
+bool lg_parse_sizes(const char *text, size_t lo[LG_KIND__COUNT], size_t hi[LG_KIND__COUNT]);
 /** Parses "500,1000,2000" (each > 0, or "max"/0 for closed loop). @returns the count, 0 on error.
  */
 int lg_parse_rates(const char *text, double *rates, int max);

@@ -187,6 +187,8 @@ int main(int argc, char **argv)
     };
     make_run_id(&w, gc.run_id);
     memcpy(gc.mix, w.mix, sizeof(gc.mix));
+    memcpy(gc.size_lo, w.size_lo, sizeof(gc.size_lo));
+    memcpy(gc.size_hi, w.size_hi, sizeof(gc.size_hi));
     if (print_config) {
         cfg_passthrough_t none = {0}; /* the loader refuses kafka.* keys for loadgen */
         cfg_print(lg_settings_table, &w, &none, stdout);

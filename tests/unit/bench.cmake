@@ -1,5 +1,5 @@
 # Unit tests of bench/ (the load generator's library): pure functions, milliseconds each.
-foreach(name hist sched http gen)
+foreach(name hist sched http gen workload)
     add_executable(test_lg_${name} ${CMAKE_CURRENT_LIST_DIR}/test_lg_${name}.c)
     target_include_directories(test_lg_${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     target_compile_definitions(test_lg_${name} PRIVATE ING_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
