@@ -18,3 +18,10 @@ if(CMAKE_C_COMPILER_ID STREQUAL "Clang")
     target_link_options(fuzz_gw_http PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_libraries(fuzz_gw_http PRIVATE ing_warnings)
 endif()
+
+# Identity (issue 3): the orgs file and its lookups by API key and certificate fingerprint.
+add_executable(test_gw_orgs ${CMAKE_CURRENT_LIST_DIR}/test_gw_orgs.c)
+target_include_directories(test_gw_orgs PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_gw_orgs PRIVATE ing_gateway ing_warnings)
+add_test(NAME unit.gw_orgs COMMAND test_gw_orgs)
+set_tests_properties(unit.gw_orgs PROPERTIES LABELS unit TIMEOUT 60)
