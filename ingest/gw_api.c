@@ -191,15 +191,24 @@ static const char *delivery_detail(ing_err_t verdict)
                : "the document could not be stored in time; retry later";
 }
 
+/* gateway.sink = discard (the intake benchmark): everything but the produce. */
+static bool sink_discard(const gw_loop_t *loop)
+{
+    return strcmp(gw_loop_settings(loop)->sink, "discard") == 0;
+}
+
 /*
  * Submits one validated envelope: checks the organisation, derives the submission id, encodes
- * and produces the record. On ING_OK the delivery report will come back with (batch, index).
+ * and produces the record. On ING_OK with *produced the delivery report will come back with
+ * (batch, index); with !*produced (sink discard) the record was dropped and nothing comes back.
  * @returns ING_OK, or the item's verdict with *prob filled.
  */
 static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req,
                             const ing_envelope_t *env, int64_t now, gw_batch_t *batch, size_t index,
-                            char sid[ING_SUBMISSION_ID_LEN + 1], ing_problem_t *prob)
+                            char sid[ING_SUBMISSION_ID_LEN + 1], bool *produced,
+                            ing_problem_t *prob)
 {
+    *produced = false;
     char org[ING_FINESS_LEN + 1];
     ing_err_t err = gw_auth_org(gw_loop_auth(loop), gw_conn_peer(c), req, env->finess, org, prob);
     if (err)
@@ -235,6 +244,11 @@ static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request
                                    "the record would be too large");
         return ing_problem_set(prob, ING_ERR_UNAVAILABLE, "", "cannot encode the record");
     }
+    if (sink_discard(loop)) {
+        free(pp);
+        ing_buf_fini(&rec);
+        return ING_OK;
+    }
     char why[256];
     err = gw_producer_send(gw_loop_producer(loop), env->ins, strlen(env->ins), rec.data, rec.len,
                            pp, why, sizeof(why));
@@ -249,6 +263,7 @@ static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request
                                "the gateway is overloaded; retry later");
     }
     /* librdkafka owns rec's bytes now */
+    *produced = true;
     pp->record_bytes = rec.len;
     gw_loop_kafka_bytes(loop, (long long)rec.len);
     ing_log(ING_LOG_DEBUG, "api", "thread=%d submission_id=%s produced bytes=%zu",
@@ -272,20 +287,23 @@ static void handle_post(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *
     ing_problem_t prob;
     memset(&prob, 0, sizeof(prob));
     char sid[ING_SUBMISSION_ID_LEN + 1];
+    bool produced = false;
     ing_err_t err = ing_envelope_parse_json(gw_loop_policy(loop), body, body_len, now, &env, &prob);
     if (!err)
-        err = submit_one(loop, c, req, &env, now, NULL, 0, sid, &prob);
+        err = submit_one(loop, c, req, &env, now, NULL, 0, sid, &produced, &prob);
     if (err) {
         ing_log(ING_LOG_DEBUG, "api", "thread=%d refused code=%s field=%s", gw_loop_thread_no(loop),
                 ing_err_name(prob.code), prob.field);
         respond_problem_of(c, &prob);
+    } else if (!produced) {
+        gw_conn_respond(c, 204, NULL, NULL, 0, NULL); /* sink discard */
     }
     ing_envelope_fini(&env);
 }
 
 /* ---- batches ---- */
 
-typedef enum { ITEM_PENDING, ITEM_ACCEPTED, ITEM_REFUSED } item_state_t;
+typedef enum { ITEM_PENDING, ITEM_ACCEPTED, ITEM_REFUSED, ITEM_DISCARDED } item_state_t;
 
 typedef struct gw_batch_item {
     item_state_t state;
@@ -323,6 +341,9 @@ static void respond_batch(gw_conn_t *c, const gw_batch_t *b)
             accepted++;
             r = json_pack("{s:I, s:s, s:s, s:i}", "index", (json_int_t)i, "status", "accepted",
                           "submission_id", it->submission_id, "http_status", 202);
+        } else if (it->state == ITEM_DISCARDED) {
+            r = json_pack("{s:I, s:s, s:s, s:i}", "index", (json_int_t)i, "status", "discarded",
+                          "submission_id", it->submission_id, "http_status", 204);
         } else {
             bool retry = ing_err_is_retriable(it->code);
             retriable += retry;
@@ -443,6 +464,7 @@ static void handle_batch(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t 
     }
     b->handle = gw_conn_request_handle(c);
     b->count = in.count;
+    size_t discarded = 0;
     for (size_t i = 0; i < in.count; i++) {
         gw_batch_item_t *it = &b->items[i];
         ing_envelope_t env;
@@ -458,10 +480,14 @@ static void handle_batch(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t 
             (void)ndjson_next(&in, &line, &line_len);
             err = ing_envelope_parse_json(gw_loop_policy(loop), line, line_len, now, &env, &prob);
         }
+        bool produced = false;
         if (!err)
-            err = submit_one(loop, c, req, &env, now, b, i, it->submission_id, &prob);
+            err = submit_one(loop, c, req, &env, now, b, i, it->submission_id, &produced, &prob);
         if (err) {
             item_refuse(it, &prob);
+        } else if (!produced) {
+            it->state = ITEM_DISCARDED;
+            discarded++;
         } else {
             it->state = ITEM_PENDING;
             b->pending++;
@@ -472,7 +498,10 @@ static void handle_batch(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t 
     ing_log(ING_LOG_DEBUG, "api", "thread=%d batch items=%zu produced=%zu", gw_loop_thread_no(loop),
             b->count, b->pending);
     if (b->pending == 0) {
-        respond_batch(c, b);
+        if (discarded == b->count)
+            gw_conn_respond(c, 204, NULL, NULL, 0, NULL); /* sink discard, every item valid */
+        else
+            respond_batch(c, b);
         free(b);
     }
 }

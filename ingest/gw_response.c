@@ -106,11 +106,16 @@ ing_err_t gw_response_write(ing_buf_t *out, int status, const char *content_type
     const char *connection = !keep_alive ? "Connection: close\r\n"
                              : http10    ? "Connection: keep-alive\r\n"
                                          : "";
-    ing_err_t err =
-        ing_buf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%sContent-Length: %zu\r\n%s%s\r\n",
-                       status, gw_http_reason(status), date, content_type ? "Content-Type: " : "",
-                       content_type ? content_type : "", content_type ? "\r\n" : "", body_len,
-                       connection, extra_headers ? extra_headers : "");
+    /* A 204 has no body and no Content-Length (RFC 9110 section 8.6). */
+    char length[48] = "";
+    if (status != 204)
+        snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
+    else
+        body_len = 0;
+    ing_err_t err = ing_buf_printf(
+        out, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%s%s%s%s\r\n", status, gw_http_reason(status), date,
+        content_type ? "Content-Type: " : "", content_type ? content_type : "",
+        content_type ? "\r\n" : "", length, connection, extra_headers ? extra_headers : "");
     if (err)
         return err;
     return ing_buf_append(out, body, body_len);

@@ -27,6 +27,7 @@ typedef struct gw_settings {
     long long batch_max_items;
     long long max_inflight_bytes;     /* the whole process; divided among the threads */
     long long kafka_high_water_bytes; /* per thread */
+    char sink[16];                    /* "kafka", or "discard" (benchmarks: validate, 204) */
 } gw_settings_t;
 
 #endif

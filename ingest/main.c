@@ -53,6 +53,9 @@ static const cfg_setting_t settings_table[] = {
      68719476736LL, false,
      "records not yet acknowledged by Kafka, per I/O thread, above which submissions get 503 "
      "(below librdkafka's queue.buffering.max.kbytes, 128 MiB by default)"},
+    {"gateway.sink", CFG_STRING, S(sink), "kafka", 0, 0, false,
+     "kafka, or discard: validate fully and answer 204 without producing (the intake "
+     "benchmark; refused unless gateway.listen is a loopback address)"},
     {"policy.type_codes", CFG_PATH, S(type_codes), "config/type_codes.tsv", 0, 0, false,
      "accepted document type codes with validity dates (TSV)"},
     {"policy.allowed_oids", CFG_STRING, S(allowed_oids), "1.2.250.1.213.1.4.8,1.2.250.1.213.1.4.9",
@@ -91,6 +94,20 @@ static int check(const gw_settings_t *s, const cfg_passthrough_t *kafka, ing_pol
         gw_auth_check_listener(&auth, loopback, errstr, sizeof(errstr)) != ING_OK) {
         fprintf(stderr, "ingest-gateway: %s\n", errstr);
         return 1;
+    }
+    if (strcmp(s->sink, "kafka") != 0 && strcmp(s->sink, "discard") != 0) {
+        fprintf(stderr, "ingest-gateway: gateway.sink must be kafka or discard, not \"%s\"\n",
+                s->sink);
+        return 1;
+    }
+    if (strcmp(s->sink, "discard") == 0) {
+        if (!loopback) {
+            fprintf(stderr, "ingest-gateway: gateway.sink = discard is refused on a non-loopback "
+                            "gateway.listen (nothing submitted would be kept)\n");
+            return 1;
+        }
+        ing_log(ING_LOG_WARN, "main",
+                "gateway.sink = discard: documents are validated and dropped, never produced");
     }
     if (!s->db_url[0]) {
         fprintf(stderr, "ingest-gateway: gateway.db_url is not set\n");

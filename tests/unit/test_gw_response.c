@@ -161,6 +161,19 @@ static void test_http10_keep_alive(ing_test_counts_t *t)
     ing_buf_fini(&out);
 }
 
+static void test_no_content(ing_test_counts_t *t)
+{
+    ing_buf_t out;
+    ing_buf_init(&out, 4096);
+    CHECK(t, gw_response_write(&out, 204, NULL, NULL, 0, NULL, true, false) == ING_OK, "render");
+    CHECK(t, ing_buf_append(&out, "", 1) == ING_OK, "terminate");
+    const char *text = (const char *)out.data;
+    CHECK(t, !strncmp(text, "HTTP/1.1 204 No Content\r\n", 25), "status line: %s", text);
+    CHECK(t, !strstr(text, "Content-Length") && !strstr(text, "Content-Type"), "headers: %s", text);
+    CHECK(t, out.len >= 5 && !strcmp(text + out.len - 5, "\r\n\r\n"), "ends with the head");
+    ing_buf_fini(&out);
+}
+
 static void test_auth(ing_test_counts_t *t)
 {
     char errstr[256];
@@ -213,6 +226,7 @@ int main(void)
     test_http_problems(&t);
     test_invalid_utf8_detail(&t);
     test_http10_keep_alive(&t);
+    test_no_content(&t);
     test_auth(&t);
     return ING_TEST_END(&t);
 }
