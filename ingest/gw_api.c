@@ -105,7 +105,8 @@ static bool is_ndjson(const gw_slice_t *ct)
     return media_type_is(ct, "application/x-ndjson");
 }
 
-bool gw_api_precheck(const gw_http_request_t *req, gw_problem_t *p)
+bool gw_api_precheck(const gw_http_request_t *req, const gw_auth_conf_t *auth,
+                     const gw_auth_peer_t *peer, gw_auth_id_t *id, gw_problem_t *p)
 {
     gw_route_t r = route_of(req->target, NULL);
     if (r == GW_ROUTE_OTHER) {
@@ -119,6 +120,9 @@ bool gw_api_precheck(const gw_http_request_t *req, gw_problem_t *p)
         p->allow = allowed_method(r);
         return false;
     }
+    bool public_route = r == GW_ROUTE_HEALTHZ || r == GW_ROUTE_READYZ || r == GW_ROUTE_METRICS;
+    if (!public_route && !gw_auth_identify(auth, peer, req, id, p))
+        return false;
     const gw_slice_t *ct = gw_http_header(req, "content-type");
     if (r == GW_ROUTE_DOCUMENTS && !is_json(ct)) {
         gw_problem_http(p, 415, "the body must be application/json");
@@ -210,12 +214,9 @@ static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request
 {
     *produced = false;
     char org[ING_FINESS_LEN + 1];
-    ing_err_t err = gw_auth_org(gw_loop_auth(loop), gw_conn_peer(c), req, env->finess, org, prob);
+    ing_err_t err = gw_auth_claim(gw_conn_identity(c), env->finess, org, prob);
     if (err)
         return err;
-    if (strcmp(org, env->finess) != 0)
-        return ing_problem_set(prob, ING_ERR_SOURCE_MISMATCH, "source.finess",
-                               "source.finess is not the authenticated organisation");
     gw_pending_post_t *pp = calloc(1, sizeof(*pp));
     if (!pp)
         return ing_problem_set(prob, ING_ERR_UNAVAILABLE, "", "out of memory; retry later");
@@ -566,14 +567,7 @@ static void handle_get(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *r
 {
     gw_slice_t id;
     (void)route_of(req->target, &id);
-    ing_problem_t prob;
-    char org[ING_FINESS_LEN + 1];
-    if (gw_auth_org(gw_loop_auth(loop), gw_conn_peer(c), req, NULL, org, &prob) != ING_OK) {
-        gw_problem_t p;
-        gw_problem_from_ing(&p, &prob);
-        gw_conn_respond_problem(c, &p);
-        return;
-    }
+    const char *org = gw_conn_identity(c)->org; /* "" under loopback trust: any organisation */
     if (!is_submission_id(id)) {
         respond_not_found(c);
         return;
@@ -589,7 +583,7 @@ static void handle_get(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *r
         return;
     }
     pg->handle = gw_conn_request_handle(c);
-    memcpy(pg->org, org, sizeof(pg->org));
+    snprintf(pg->org, sizeof(pg->org), "%s", org);
     memcpy(pg->submission_id, sid, sizeof(pg->submission_id));
     pg->arrived_us = ing_mono_us();
     gw_metrics_inserts_snapshot(all, pg->snap);

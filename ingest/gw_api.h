@@ -26,10 +26,13 @@ gw_route_t gw_api_route(const gw_http_request_t *req);
 
 /**
  * Called once the head is complete, before the body is read: refuses unknown routes, wrong
- * methods and content types without buffering the body (and before 100 Continue).
+ * methods, callers without valid credentials (401) and content types without buffering the
+ * body (and before 100 Continue). Fills *id for the routes that need an identity (documents,
+ * batches, submissions); /healthz, /readyz and /metrics need none.
  * @returns true to go on, false with *p filled.
  */
-bool gw_api_precheck(const gw_http_request_t *req, gw_problem_t *p);
+bool gw_api_precheck(const gw_http_request_t *req, const gw_auth_conf_t *auth,
+                     const gw_auth_peer_t *peer, gw_auth_id_t *id, gw_problem_t *p);
 
 /**
  * Handles a complete request. body is borrowed for the call (decoded if it was chunked).

@@ -1,13 +1,17 @@
 /*
- * gw_auth: who is calling. Every request goes through gw_auth_org, which names the
- * authenticated organisation (FINESS); the API then refuses a body whose source.finess
- * differs (403 source_mismatch) and shows a submission only to the organisation that sent it.
+ * gw_auth: who is calling. The loop identifies each request once its head is complete
+ * (gw_auth_identify, through gw_api_precheck), before reading its body; the API then checks a
+ * body's source.finess against that identity (gw_auth_claim: 403 source_mismatch, per item in
+ * a batch) and shows a submission only to the organisation that sent it.
  *
- * Walking skeleton: the only mode is "trust loopback" — on a listener bound to a loopback
- * address, with gateway.trust_loopback = true, the caller is whoever the body or the
- * X-Ing-Org header says it is. gw_auth_check_listener refuses that mode on any other address.
- * Issue 3 replaces the inside of gw_auth_org with API keys and mTLS (the peer carries the TLS
- * session then); its callers do not change.
+ * Credentials, in this order (gateway.orgs maps each to a FINESS, see gw_orgs):
+ *   1. `Authorization: Bearer <API key>`: a known key, else 401. When the connection also
+ *      carries a registered client certificate, both must name the same organisation.
+ *   2. a TLS client certificate (gateway.tls_client_auth optional or required): registered by
+ *      its fingerprint, else 401.
+ *   3. loopback trust (gateway.trust_loopback, plain HTTP on a loopback listener only, for
+ *      local stacks and tests): the body's source.finess, or X-Ing-Org for a read, is believed.
+ *   Nothing of that: 401 with `WWW-Authenticate: Bearer`.
  */
 #ifndef GW_AUTH_H
 #define GW_AUTH_H
@@ -16,35 +20,58 @@
 #include <stddef.h>
 
 #include "gw_http.h"
+#include "gw_orgs.h"
+#include "gw_response.h"
 #include "ing_envelope.h"
 
 typedef struct gw_auth_conf {
     bool trust_loopback;
+    bool tls;              /* the listener speaks TLS */
+    const gw_orgs_t *orgs; /* @borrows; NULL when gateway.orgs is not set */
 } gw_auth_conf_t;
 
-/** What the connection knows about its peer (issue 3: TLS session, client certificate). */
+/** What the connection knows about its peer; set at accept and after the TLS handshake. */
 typedef struct gw_auth_peer {
-    bool listener_loopback; /* the listening socket is bound to a loopback address */
+    bool listener_loopback;            /* the listening socket is bound to a loopback address */
+    bool tls;                          /* the connection is a TLS one */
+    bool cert;                         /* the client sent a certificate (it chained to the CA) */
+    char cert_org[ING_FINESS_LEN + 1]; /* the certificate's organisation, "" if unregistered */
 } gw_auth_peer_t;
 
+/** Who a request is from. */
+typedef struct gw_auth_id {
+    char org[ING_FINESS_LEN + 1]; /* the FINESS; under loopback trust "" = any organisation */
+    bool trusted;                 /* loopback trust: a body names its own organisation */
+    const char *method;           /* "api_key", "certificate" or "loopback", for logs */
+} gw_auth_id_t;
+
 /**
- * Checks at start-up that the configured authentication fits the listener.
+ * Checks at start-up that the configured authentication fits the listener: plain HTTP only on
+ * a loopback address, loopback trust only there and without TLS, and some way to authenticate.
  * @returns ING_OK, or ING_ERR_CONFIG with a reason in errstr.
  */
 ing_err_t gw_auth_check_listener(const gw_auth_conf_t *conf, bool listener_loopback, char *errstr,
                                  size_t errstr_size) ING_MUST_CHECK;
 
+/** Records the client certificate's fingerprint (NULL: none sent) and its organisation. */
+void gw_auth_peer_set_cert(gw_auth_peer_t *peer, const gw_orgs_t *orgs,
+                           const uint8_t fingerprint[ING_SHA256_LEN]);
+
 /**
- * The organisation the request is authenticated as.
- * @param claimed the body's source.finess for a submission, NULL for a read.
- * @param org out: the FINESS, or "" meaning "any organisation" (loopback trust, a read
- *        without X-Ing-Org).
- * @returns ING_OK; ING_ERR_SOURCE_MISMATCH when claimed is not the authenticated
- *          organisation; ING_ERR_FINESS_INVALID for a malformed X-Ing-Org.
+ * Identifies the request from its head and its connection.
+ * @returns true with *id, or false with *p: 401 unauthorized (WWW-Authenticate: Bearer), or
+ *          422 finess_invalid for a malformed X-Ing-Org under loopback trust.
  * @locality the connection's I/O thread.
  */
-ing_err_t gw_auth_org(const gw_auth_conf_t *conf, const gw_auth_peer_t *peer,
-                      const gw_http_request_t *req, const char *claimed,
-                      char org[ING_FINESS_LEN + 1], ing_problem_t *problem) ING_MUST_CHECK;
+bool gw_auth_identify(const gw_auth_conf_t *conf, const gw_auth_peer_t *peer,
+                      const gw_http_request_t *req, gw_auth_id_t *id, gw_problem_t *p);
+
+/**
+ * Whether the identified caller may submit a document whose source.finess is claimed.
+ * @param org out: the organisation the document is submitted as.
+ * @returns ING_OK, or ING_ERR_SOURCE_MISMATCH (field source.finess) in *problem.
+ */
+ing_err_t gw_auth_claim(const gw_auth_id_t *id, const char *claimed, char org[ING_FINESS_LEN + 1],
+                        ing_problem_t *problem) ING_MUST_CHECK;
 
 #endif

@@ -52,7 +52,11 @@ struct gw_conn {
     ing_buf_t out;
     size_t out_sent;
     gw_auth_peer_t peer;
+    gw_tls_conn_t *tls; /* NULL on a plain-HTTP listener */
+    bool handshaking;   /* TLS: until the handshake is done (bounded by the header timer) */
+    uint32_t tls_want;  /* TLS: the other direction the last read or write waits for */
     /* The current request. */
+    gw_auth_id_t id;
     int head_len; /* > 0 once its head is complete */
     gw_http_body_t body;
     bool keep_alive;
@@ -107,6 +111,7 @@ struct gw_loop {
 };
 
 static void conn_drive(gw_conn_t *c);
+static bool conn_fill(gw_conn_t *c);
 
 /* ---- timers ---- */
 
@@ -147,6 +152,7 @@ static void timer_set(gw_conn_t *c, int kind)
 
 static void set_events(gw_conn_t *c, uint32_t events)
 {
+    events |= c->tls_want; /* a TLS read may wait for writability, a write for readability */
     if (c->events == events)
         return;
     struct epoll_event ev = {.events = events, .data.u64 = EV_DATA(TAG_CONN, c->gen, c->idx)};
@@ -195,6 +201,7 @@ static void reset_request(gw_conn_t *c)
     c->route = GW_ROUTE_OTHER;
     c->keep_alive = false;
     c->http10 = false;
+    memset(&c->id, 0, sizeof(c->id));
     gw_http_body_init(&c->body);
 }
 
@@ -202,6 +209,10 @@ static void conn_close(gw_conn_t *c)
 {
     gw_loop_t *loop = c->loop;
     timer_unlink(c);
+    gw_tls_conn_destroy(c->tls, !c->handshaking);
+    c->tls = NULL;
+    c->handshaking = false;
+    c->tls_want = 0;
     close(c->fd); /* also removes it from the epoll set */
     in_release(c);
     ing_buf_fini(&c->out);
@@ -217,6 +228,9 @@ static void conn_close(gw_conn_t *c)
  * response we wrote instead of a reset caused by its unread upload. */
 static void conn_linger(gw_conn_t *c)
 {
+    gw_tls_conn_destroy(c->tls, true); /* close_notify; what follows is discarded unread */
+    c->tls = NULL;
+    c->tls_want = 0;
     shutdown(c->fd, SHUT_WR);
     in_release(c);
     c->state = C_LINGER;
@@ -228,6 +242,17 @@ static void conn_linger(gw_conn_t *c)
 static int conn_flush(gw_conn_t *c)
 {
     while (c->out_sent < c->out.len) {
+        if (c->tls) {
+            ssize_t n = gw_tls_write(c->tls, c->out.data + c->out_sent, c->out.len - c->out_sent);
+            if (n == GW_TLS_WANT_READ)
+                c->tls_want = EPOLLIN;
+            if (n == GW_TLS_WANT_READ || n == GW_TLS_WANT_WRITE)
+                return 0;
+            if (n < 0)
+                return -1;
+            c->out_sent += (size_t)n;
+            continue;
+        }
         ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
@@ -312,9 +337,9 @@ gw_conn_t *gw_loop_waiting_conn(gw_loop_t *loop, uint64_t handle)
     return c->state == C_WAIT && c->request_seq == seq ? c : NULL;
 }
 
-const gw_auth_peer_t *gw_conn_peer(const gw_conn_t *c)
+const gw_auth_id_t *gw_conn_identity(const gw_conn_t *c)
 {
-    return &c->peer;
+    return &c->id;
 }
 
 /*
@@ -352,7 +377,8 @@ static bool conn_process_input(gw_conn_t *c)
         c->route = gw_api_route(&req);
         gw_problem_t p;
         bool has_body = req.chunked || req.content_length > 0;
-        if (!gw_api_precheck(&req, &p) || (has_body && !admit_body(loop, &p))) {
+        if (!gw_api_precheck(&req, &loop->auth, &c->peer, &c->id, &p) ||
+            (has_body && !admit_body(loop, &p))) {
             if (has_body) {
                 c->close_after = true; /* its body is not read: do not guess where it ends */
                 c->linger = true;
@@ -437,8 +463,13 @@ static void conn_drive(gw_conn_t *c)
                 conn_close(c);
                 goto out;
             }
-            if (!conn_process_input(c))
-                goto out;
+            if (!conn_process_input(c)) {
+                /* Decrypted bytes OpenSSL already holds will not wake epoll up: read them. */
+                bool more =
+                    c->state == C_READ && c->tls && gw_tls_pending(c->tls) > 0 && conn_fill(c);
+                if (!more && c->state == C_READ)
+                    goto out;
+            }
             continue;
         }
     }
@@ -446,9 +477,66 @@ out:
     c->in_drive = false;
 }
 
-static void conn_on_readable(gw_conn_t *c)
+/* One read from the socket (through TLS when there is a session).
+ * @returns bytes (> 0), 0 when nothing is there now, -1 when the connection is over. */
+static ssize_t conn_recv(gw_conn_t *c, void *buf, size_t len)
+{
+    if (!c->tls) {
+        ssize_t n = recv(c->fd, buf, len, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        return n > 0 ? n : -1;
+    }
+    ssize_t n = gw_tls_read(c->tls, buf, len);
+    if (n > 0 || n == GW_TLS_WANT_READ)
+        return n > 0 ? n : 0;
+    if (n == GW_TLS_WANT_WRITE) {
+        c->tls_want = EPOLLOUT;
+        set_events(c, c->events);
+        return 0;
+    }
+    if (n == GW_TLS_ERROR)
+        ing_log(ING_LOG_DEBUG, "loop", "thread=%d TLS read: %s", c->loop->conf.thread_no,
+                gw_tls_last_error(c->tls));
+    return -1;
+}
+
+/* Reads what the socket offers into the request buffer; on a failure the connection is
+ * answered (413) or closed. @returns true when bytes came in. */
+static bool conn_fill(gw_conn_t *c)
 {
     gw_loop_t *loop = c->loop;
+    size_t room = c->in.limit - c->in.len;
+    if (room == 0) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "the request is larger than %zu bytes", c->in.limit);
+        fail_request(c, 413, detail);
+        return false;
+    }
+    if (room > READ_CHUNK)
+        room = READ_CHUNK;
+    uint8_t *w;
+    if (ing_buf_reserve(&c->in, room, &w) != ING_OK) {
+        ing_log(ING_LOG_WARN, "loop", "thread=%d out of memory for a read buffer",
+                loop->conf.thread_no);
+        conn_close(c);
+        return false;
+    }
+    ssize_t n = conn_recv(c, w, room);
+    if (n == 0)
+        return false;
+    if (n < 0) {
+        conn_close(c); /* the peer left, between requests or in the middle of one */
+        return false;
+    }
+    ing_buf_commit(&c->in, (size_t)n);
+    loop->buffered_bytes += (size_t)n;
+    gw_metrics_add(&loop->metrics->bytes_in, (uint64_t)n);
+    return true;
+}
+
+static void conn_on_readable(gw_conn_t *c)
+{
     if (c->state == C_LINGER) {
         char sink[16384];
         ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
@@ -458,33 +546,36 @@ static void conn_on_readable(gw_conn_t *c)
     }
     if (c->state != C_READ)
         return;
-    size_t room = c->in.limit - c->in.len;
-    if (room == 0) {
-        char detail[96];
-        snprintf(detail, sizeof(detail), "the request is larger than %zu bytes", c->in.limit);
-        fail_request(c, 413, detail);
+    if (conn_fill(c))
+        conn_drive(c);
+}
+
+/* Advances the TLS handshake; once done, maps the client certificate to its organisation. */
+static void conn_handshake(gw_conn_t *c)
+{
+    gw_loop_t *loop = c->loop;
+    int r = gw_tls_handshake(c->tls);
+    if (r == GW_TLS_WANT_READ || r == GW_TLS_WANT_WRITE) {
+        set_events(c, r == GW_TLS_WANT_READ ? EPOLLIN : EPOLLOUT);
         return;
     }
-    if (room > READ_CHUNK)
-        room = READ_CHUNK;
-    uint8_t *w;
-    if (ing_buf_reserve(&c->in, room, &w) != ING_OK) {
-        ing_log(ING_LOG_WARN, "loop", "thread=%d out of memory for a read buffer",
-                loop->conf.thread_no);
+    if (r != 1) {
+        ing_log(ING_LOG_DEBUG, "loop", "thread=%d TLS handshake failed: %s", loop->conf.thread_no,
+                gw_tls_last_error(c->tls));
         conn_close(c);
         return;
     }
-    ssize_t n = recv(c->fd, w, room, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n <= 0) {
-        conn_close(c); /* the peer left, between requests or in the middle of one */
-        return;
-    }
-    ing_buf_commit(&c->in, (size_t)n);
-    loop->buffered_bytes += (size_t)n;
-    gw_metrics_add(&loop->metrics->bytes_in, (uint64_t)n);
-    conn_drive(c);
+    c->handshaking = false;
+    uint8_t fp[ING_SHA256_LEN];
+    bool cert = gw_tls_peer_fingerprint(c->tls, fp);
+    gw_auth_peer_set_cert(&c->peer, loop->conf.orgs, cert ? fp : NULL);
+    ing_log(ING_LOG_DEBUG, "loop", "thread=%d %s established, client certificate: %s",
+            loop->conf.thread_no, gw_tls_version(c->tls),
+            !cert                 ? "none"
+            : c->peer.cert_org[0] ? c->peer.cert_org
+                                  : "not registered");
+    set_events(c, EPOLLIN);
+    conn_on_readable(c); /* the request may have come with the handshake's last flight */
 }
 
 static void conn_on_event(gw_conn_t *c, uint32_t events)
@@ -494,6 +585,15 @@ static void conn_on_event(gw_conn_t *c, uint32_t events)
     if (events & (EPOLLERR | EPOLLHUP)) {
         conn_close(c);
         return;
+    }
+    if (c->handshaking) {
+        conn_handshake(c);
+        return;
+    }
+    if (c->tls_want & events) {
+        /* The direction a TLS read or write waited for: retry both. */
+        c->tls_want = 0;
+        events |= EPOLLIN | EPOLLOUT;
     }
     if (events & EPOLLOUT)
         conn_drive(c);
@@ -554,7 +654,17 @@ static void on_accept(gw_loop_t *loop)
         }
         gw_conn_t *c = loop->free_list;
         if (!c) {
-            reject_connection(fd);
+            if (loop->conf.tls)
+                close(fd); /* a plain-text 503 means nothing to a TLS client */
+            else
+                reject_connection(fd);
+            continue;
+        }
+        gw_tls_conn_t *tls = NULL;
+        if (loop->conf.tls && !(tls = gw_tls_conn_create(loop->conf.tls, fd))) {
+            ing_log(ING_LOG_WARN, "loop", "thread=%d out of memory for a TLS session",
+                    loop->conf.thread_no);
+            close(fd);
             continue;
         }
         int one = 1;
@@ -562,6 +672,7 @@ static void on_accept(gw_loop_t *loop)
         c->gen++;
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_DATA(TAG_CONN, c->gen, c->idx)};
         if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            gw_tls_conn_destroy(tls, false);
             close(fd);
             continue;
         }
@@ -572,7 +683,11 @@ static void on_accept(gw_loop_t *loop)
         c->state = C_READ;
         c->close_after = c->linger = false;
         c->out_sent = 0;
-        c->peer.listener_loopback = loop->conf.listener_loopback;
+        c->peer =
+            (gw_auth_peer_t){.listener_loopback = loop->conf.listener_loopback, .tls = tls != NULL};
+        c->tls = tls;
+        c->handshaking = tls != NULL;
+        c->tls_want = 0;
         ing_buf_init(&c->in, MAX_HEAD_BYTES + (size_t)loop->conf.settings->max_body_bytes);
         ing_buf_init(&c->out, OUT_LIMIT);
         reset_request(c);
@@ -777,7 +892,8 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
     loop->metrics = gw_metrics_thread(conf->metrics, conf->thread_no - 1);
     loop->listen_fd = conf->listen_fd;
     loop->epfd = loop->stop_fd = -1;
-    loop->auth.trust_loopback = s->trust_loopback;
+    loop->auth = (gw_auth_conf_t){
+        .trust_loopback = s->trust_loopback, .tls = conf->tls != NULL, .orgs = conf->orgs};
     loop->limits = (gw_http_limits_t){.max_request_line = MAX_REQUEST_LINE,
                                       .max_head_bytes = MAX_HEAD_BYTES,
                                       .max_headers = GW_HTTP_MAX_HEADERS,

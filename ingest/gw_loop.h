@@ -27,6 +27,7 @@
 #include "gw_response.h"
 #include "gw_settings.h"
 #include "gw_status.h"
+#include "gw_tls.h"
 #include "ing_policy.h"
 
 typedef struct gw_loop gw_loop_t;
@@ -41,6 +42,8 @@ typedef struct gw_loop_conf {
     bool listener_loopback;
     size_t max_connections; /* this thread's share */
     gw_metrics_t *metrics;  /* @borrows: every thread's counters (this one writes its own) */
+    gw_tls_t *tls;          /* @borrows, shared read-only; NULL: the listener is plain HTTP */
+    const gw_orgs_t *orgs;  /* @borrows; NULL when gateway.orgs is not set */
 } gw_loop_conf_t;
 
 /**
@@ -96,7 +99,8 @@ uint64_t gw_conn_request_handle(const gw_conn_t *c);
 /** The connection still waiting for the answer to that request, or NULL. */
 gw_conn_t *gw_loop_waiting_conn(gw_loop_t *loop, uint64_t handle);
 
-const gw_auth_peer_t *gw_conn_peer(const gw_conn_t *c);
+/** Who the current request is from (set by gw_api_precheck once its head is complete). */
+const gw_auth_id_t *gw_conn_identity(const gw_conn_t *c);
 
 /**
  * Answers the current request (once). The connection then writes it and, if it is kept

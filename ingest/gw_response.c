@@ -36,6 +36,7 @@ static const struct {
     const char *code;
 } http_codes[] = {
     {400, "bad_request"},
+    {401, "unauthorized"},
     {404, "not_found"},
     {405, "method_not_allowed"},
     {408, "request_timeout"},
@@ -131,7 +132,9 @@ ing_err_t gw_response_problem(ing_buf_t *out, const gw_problem_t *p, bool keep_a
     if (p->retry_after > 0)
         n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Retry-After: %d\r\n", p->retry_after);
     if (p->allow)
-        snprintf(extra + n, sizeof(extra) - (size_t)n, "Allow: %s\r\n", p->allow);
+        n += snprintf(extra + n, sizeof(extra) - (size_t)n, "Allow: %s\r\n", p->allow);
+    if (p->status == 401) /* RFC 9110 section 15.5.2: a 401 names its scheme */
+        snprintf(extra + n, sizeof(extra) - (size_t)n, "WWW-Authenticate: Bearer\r\n");
     ing_err_t err = gw_response_write(out, p->status, "application/problem+json", body,
                                       strlen(body), extra, keep_alive, http10);
     free(body);

@@ -35,9 +35,10 @@ void gw_problem_from_ing(gw_problem_t *p, const ing_problem_t *problem);
 
 /**
  * A problem at the HTTP level (malformed request, unknown route...): the code is derived from
- * the status: bad_request, not_found, method_not_allowed, request_timeout, uri_too_long,
- * unsupported_media_type, expectation_failed, header_too_large, not_implemented,
- * http_version_not_supported; 413 is content_too_large and 503 unavailable, as in ing_err.
+ * the status: bad_request, unauthorized (401, rendered with WWW-Authenticate: Bearer), not_found,
+ * method_not_allowed, request_timeout, uri_too_long, unsupported_media_type, expectation_failed,
+ * header_too_large, not_implemented, http_version_not_supported; 413 is content_too_large and 503
+ * unavailable, as in ing_err.
  */
 void gw_problem_http(gw_problem_t *p, int status, const char *detail);
 

@@ -127,15 +127,16 @@ fail:
 }
 
 ing_err_t gw_server_create(const gw_settings_t *settings, const cfg_passthrough_t *kafka,
-                           const ing_policy_t *policy, gw_server_t **out, char *errstr,
-                           size_t errstr_size)
+                           const ing_policy_t *policy, const gw_orgs_t *orgs, gw_tls_t *tls,
+                           gw_server_t **out, char *errstr, size_t errstr_size)
 {
     struct addrinfo *res = NULL;
     ing_err_t err = resolve(settings->listen, &res, errstr, errstr_size);
     if (err)
         return err;
     bool loopback = is_loopback(res->ai_addr);
-    gw_auth_conf_t auth = {.trust_loopback = settings->trust_loopback};
+    gw_auth_conf_t auth = {
+        .trust_loopback = settings->trust_loopback, .tls = tls != NULL, .orgs = orgs};
     err = gw_auth_check_listener(&auth, loopback, errstr, errstr_size);
     if (err) {
         freeaddrinfo(res);
@@ -176,7 +177,9 @@ ing_err_t gw_server_create(const gw_settings_t *settings, const cfg_passthrough_
                              .listen_fd = fd,
                              .listener_loopback = loopback,
                              .max_connections = share,
-                             .metrics = server->metrics};
+                             .metrics = server->metrics,
+                             .tls = tls,
+                             .orgs = orgs};
         err = gw_loop_create(&lc, &server->threads[i].loop, errstr, errstr_size);
         if (err)
             break;

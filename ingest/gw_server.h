@@ -16,7 +16,9 @@
 #include <stddef.h>
 
 #include "cfg_settings.h"
+#include "gw_orgs.h"
 #include "gw_settings.h"
+#include "gw_tls.h"
 #include "ing_error.h"
 #include "ing_policy.h"
 
@@ -30,13 +32,13 @@ ing_err_t gw_server_check_listen(const char *listen, bool *loopback, char *errst
                                  size_t errstr_size) ING_MUST_CHECK;
 
 /**
- * Binds gateway.threads listening sockets and creates the loops. settings, kafka and policy
- * are borrowed and must outlive the server.
+ * Binds gateway.threads listening sockets and creates the loops. settings, kafka, policy, orgs
+ * (NULL: no gateway.orgs) and tls (NULL: plain HTTP) are borrowed and must outlive the server.
  * @returns ING_OK and *out, or an error with a one-line reason in errstr.
  */
 ing_err_t gw_server_create(const gw_settings_t *settings, const cfg_passthrough_t *kafka,
-                           const ing_policy_t *policy, gw_server_t **out, char *errstr,
-                           size_t errstr_size) ING_MUST_CHECK;
+                           const ing_policy_t *policy, const gw_orgs_t *orgs, gw_tls_t *tls,
+                           gw_server_t **out, char *errstr, size_t errstr_size) ING_MUST_CHECK;
 
 /** Starts the threads. Block SIGTERM/SIGINT before, so that only main() receives them. */
 ing_err_t gw_server_start(gw_server_t *server, char *errstr, size_t errstr_size) ING_MUST_CHECK;

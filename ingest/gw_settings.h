@@ -28,6 +28,11 @@ typedef struct gw_settings {
     long long max_inflight_bytes;     /* the whole process; divided among the threads */
     long long kafka_high_water_bytes; /* per thread */
     char sink[16];                    /* "kafka", or "discard" (benchmarks: validate, 204) */
+    char tls_cert[512];               /* "" = plain HTTP (loopback only) */
+    char tls_key[512];
+    char tls_client_ca[512];
+    char tls_client_auth[16]; /* none, optional, required */
+    char orgs[512];           /* credentials -> organisations (gw_orgs); "" = none */
 } gw_settings_t;
 
 #endif

@@ -10,8 +10,10 @@
 #include "cfg_kafka.h"
 #include "cfg_settings.h"
 #include "gw_auth.h"
+#include "gw_orgs.h"
 #include "gw_server.h"
 #include "gw_settings.h"
+#include "gw_tls.h"
 #include "ing_log.h"
 #include "ing_policy.h"
 
@@ -56,6 +58,19 @@ static const cfg_setting_t settings_table[] = {
     {"gateway.sink", CFG_STRING, S(sink), "kafka", 0, 0, false,
      "kafka, or discard: validate fully and answer 204 without producing (the intake "
      "benchmark; refused unless gateway.listen is a loopback address)"},
+    {"gateway.tls_cert", CFG_PATH, S(tls_cert), "", 0, 0, false,
+     "PEM certificate (then its chain) of the listener; set, the listener speaks TLS 1.2/1.3 "
+     "only; empty, plain HTTP, allowed only on a loopback gateway.listen"},
+    {"gateway.tls_key", CFG_PATH, S(tls_key), "", 0, 0, false,
+     "PEM private key of gateway.tls_cert"},
+    {"gateway.tls_client_ca", CFG_PATH, S(tls_client_ca), "", 0, 0, false,
+     "PEM bundle of the CAs that client certificates must chain to"},
+    {"gateway.tls_client_auth", CFG_STRING, S(tls_client_auth), "none", 0, 0, false,
+     "client certificates: none, optional (asked; mapped by fingerprint via gateway.orgs) or "
+     "required (the handshake fails without a registered one)"},
+    {"gateway.orgs", CFG_PATH, S(orgs), "", 0, 0, false,
+     "organisations' credentials: lines 'finess <FINESS> api_key_sha256|cert_sha256 <64 hex>' "
+     "(README, Identity)"},
     {"policy.type_codes", CFG_PATH, S(type_codes), "config/type_codes.tsv", 0, 0, false,
      "accepted document type codes with validity dates (TSV)"},
     {"policy.allowed_oids", CFG_STRING, S(allowed_oids), "1.2.250.1.213.1.4.8,1.2.250.1.213.1.4.9",
@@ -77,8 +92,50 @@ static void usage(FILE *out)
                  "settings (environment overrides: ING_<NAME>, e.g. ING_GATEWAY_LISTEN):\n");
 }
 
-/* Everything that can be checked without running: the policy, the listener, Kafka. */
-static int check(const gw_settings_t *s, const cfg_passthrough_t *kafka, ing_policy_t **policy)
+/* gateway.orgs and the TLS context: loaded (and so checked) before anything runs. */
+static int load_identity(const gw_settings_t *s, gw_orgs_t **orgs, gw_tls_t **tls)
+{
+    char errstr[512];
+    gw_tls_client_auth_t client_auth;
+    if (!gw_tls_client_auth_parse(s->tls_client_auth, &client_auth)) {
+        fprintf(stderr,
+                "ingest-gateway: gateway.tls_client_auth must be none, optional or required, "
+                "not \"%s\"\n",
+                s->tls_client_auth);
+        return 1;
+    }
+    if (s->orgs[0] && gw_orgs_load(s->orgs, orgs, errstr, sizeof(errstr)) != ING_OK) {
+        fprintf(stderr, "ingest-gateway: %s\n", errstr);
+        return 1;
+    }
+    if (!s->tls_cert[0] != !s->tls_key[0]) {
+        fprintf(stderr, "ingest-gateway: gateway.tls_cert and gateway.tls_key go together\n");
+        return 1;
+    }
+    if (!s->tls_cert[0]) {
+        if (client_auth != GW_TLS_CLIENT_NONE || s->tls_client_ca[0]) {
+            fprintf(stderr, "ingest-gateway: gateway.tls_client_auth and gateway.tls_client_ca "
+                            "need gateway.tls_cert\n");
+            return 1;
+        }
+        return 0;
+    }
+    gw_tls_conf_t tc = {.cert = s->tls_cert,
+                        .key = s->tls_key,
+                        .client_ca = s->tls_client_ca,
+                        .client_auth = client_auth,
+                        .orgs = *orgs};
+    if (gw_tls_create(&tc, tls, errstr, sizeof(errstr)) != ING_OK) {
+        fprintf(stderr, "ingest-gateway: %s\n", errstr);
+        return 1;
+    }
+    return 0;
+}
+
+/* Everything that can be checked without running: the policy, the identity, the listener,
+ * Kafka. */
+static int check(const gw_settings_t *s, const cfg_passthrough_t *kafka, ing_policy_t **policy,
+                 gw_orgs_t **orgs, gw_tls_t **tls)
 {
     char errstr[512];
     ing_policy_conf_t pc = {.type_codes_path = s->type_codes,
@@ -88,8 +145,10 @@ static int check(const gw_settings_t *s, const cfg_passthrough_t *kafka, ing_pol
         fprintf(stderr, "ingest-gateway: policy: %s\n", errstr);
         return 1;
     }
+    if (load_identity(s, orgs, tls))
+        return 1;
     bool loopback;
-    gw_auth_conf_t auth = {.trust_loopback = s->trust_loopback};
+    gw_auth_conf_t auth = {.trust_loopback = s->trust_loopback, .tls = *tls != NULL, .orgs = *orgs};
     if (gw_server_check_listen(s->listen, &loopback, errstr, sizeof(errstr)) != ING_OK ||
         gw_auth_check_listener(&auth, loopback, errstr, sizeof(errstr)) != ING_OK) {
         fprintf(stderr, "ingest-gateway: %s\n", errstr);
@@ -160,11 +219,15 @@ int main(int argc, char **argv)
         return 0;
     }
     ing_policy_t *policy = NULL;
-    int rc = check(&settings, &kafka, &policy);
+    gw_orgs_t *orgs = NULL;
+    gw_tls_t *tls = NULL;
+    int rc = check(&settings, &kafka, &policy, &orgs, &tls);
     if (rc || check_only) {
         if (!rc)
             printf("configuration ok\n");
         ing_policy_destroy(policy);
+        gw_tls_destroy(tls);
+        gw_orgs_destroy(orgs);
         return rc;
     }
 
@@ -177,15 +240,20 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     gw_server_t *server = NULL;
-    if (gw_server_create(&settings, &kafka, policy, &server, errstr, sizeof(errstr)) != ING_OK ||
+    if (gw_server_create(&settings, &kafka, policy, orgs, tls, &server, errstr, sizeof(errstr)) !=
+            ING_OK ||
         gw_server_start(server, errstr, sizeof(errstr)) != ING_OK) {
         ing_log(ING_LOG_ERROR, "main", "cannot start: %s", errstr);
         gw_server_destroy(server);
         ing_policy_destroy(policy);
+        gw_tls_destroy(tls);
+        gw_orgs_destroy(orgs);
         return 1;
     }
-    ing_log(ING_LOG_INFO, "main", "listening on %s threads=%lld topic=%s", settings.listen,
-            settings.threads, settings.topic);
+    ing_log(ING_LOG_INFO, "main",
+            "listening on %s (%s) threads=%lld topic=%s orgs=%zu credentials client_auth=%s",
+            settings.listen, tls ? "TLS" : "plain HTTP", settings.threads, settings.topic,
+            gw_orgs_count(orgs), tls ? settings.tls_client_auth : "none");
     int sig = 0;
     sigwait(&sigs, &sig);
     ing_log(ING_LOG_INFO, "main", "signal %d: draining (at most %lld ms)", sig,
@@ -193,6 +261,8 @@ int main(int argc, char **argv)
     gw_server_stop(server);
     gw_server_destroy(server);
     ing_policy_destroy(policy);
+    gw_tls_destroy(tls);
+    gw_orgs_destroy(orgs);
     ing_log(ING_LOG_INFO, "main", "stopped");
     return 0;
 }

@@ -1,6 +1,6 @@
 # Unit tests of ingest/ (label "unit"): the HTTP parser, problem+json rendering and the
 # skeleton identity rules. Pure functions, milliseconds each.
-foreach(name gw_http gw_response gw_metrics gw_ratelimit)
+foreach(name gw_http gw_response gw_metrics gw_ratelimit gw_wait)
     add_executable(test_${name} ${CMAKE_CURRENT_LIST_DIR}/test_${name}.c)
     target_include_directories(test_${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     target_link_libraries(test_${name} PRIVATE ing_gateway ing_warnings)
@@ -25,3 +25,9 @@ target_include_directories(test_gw_orgs PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(test_gw_orgs PRIVATE ing_gateway ing_warnings)
 add_test(NAME unit.gw_orgs COMMAND test_gw_orgs)
 set_tests_properties(unit.gw_orgs PROPERTIES LABELS unit TIMEOUT 60)
+# ... and the identity rules (API key, certificate, loopback trust, 401/403).
+add_executable(test_gw_auth ${CMAKE_CURRENT_LIST_DIR}/test_gw_auth.c)
+target_include_directories(test_gw_auth PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_gw_auth PRIVATE ing_gateway ing_warnings)
+add_test(NAME unit.gw_auth COMMAND test_gw_auth)
+set_tests_properties(unit.gw_auth PROPERTIES LABELS unit TIMEOUT 60)

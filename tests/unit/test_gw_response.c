@@ -1,13 +1,13 @@
 /*
- * gw_response and gw_auth: the problem+json of every contract code (status, type, title,
- * code, field, detail), the HTTP-level problems, the framing headers, and the loopback
- * identity rules.
+ * gw_response: the problem+json of every contract code (status, type, title, code, field,
+ * detail), the HTTP-level problems and the framing headers. The identity rules are in
+ * test_gw_auth.c.
  */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gw_auth.h"
+#include "gw_http.h"
 #include "gw_response.h"
 #include "ing_test.h"
 
@@ -174,51 +174,6 @@ static void test_no_content(ing_test_counts_t *t)
     ing_buf_fini(&out);
 }
 
-static void test_auth(ing_test_counts_t *t)
-{
-    char errstr[256];
-    gw_auth_conf_t on = {.trust_loopback = true}, off = {.trust_loopback = false};
-    CHECK(t, gw_auth_check_listener(&on, true, errstr, sizeof(errstr)) == ING_OK, "loopback ok");
-    CHECK(t, gw_auth_check_listener(&on, false, errstr, sizeof(errstr)) == ING_ERR_CONFIG,
-          "trust on a public address refused");
-    CHECK(t, gw_auth_check_listener(&off, true, errstr, sizeof(errstr)) == ING_ERR_CONFIG,
-          "no authentication at all refused");
-
-    static const struct {
-        const char *name, *raw, *claimed, *want_org;
-        ing_err_t want;
-    } rows[] = {
-        {"post takes the body's finess", "POST / HTTP/1.1\r\nHost: a\r\n\r\n", "750712184",
-         "750712184", ING_OK},
-        {"get without header: any org", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", NULL, "", ING_OK},
-        {"get with X-Ing-Org", "GET / HTTP/1.1\r\nHost: a\r\nX-Ing-Org: 010780054\r\n\r\n", NULL,
-         "010780054", ING_OK},
-        {"get with a bad X-Ing-Org", "GET / HTTP/1.1\r\nHost: a\r\nX-Ing-Org: 0107800\r\n\r\n",
-         NULL, "", ING_ERR_FINESS_INVALID},
-    };
-    gw_http_limits_t limits = {1024, 4096, 16, 1024};
-    gw_auth_peer_t peer = {.listener_loopback = true};
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        gw_http_request_t req;
-        int status;
-        int h = gw_http_parse_head(rows[i].raw, strlen(rows[i].raw), &limits, &req, &status);
-        CHECK(t, h > 0, "%s: head", rows[i].name);
-        char org[ING_FINESS_LEN + 1];
-        ing_problem_t prob;
-        ing_err_t err = gw_auth_org(&on, &peer, &req, rows[i].claimed, org, &prob);
-        CHECK(t, err == rows[i].want, "%s: %s", rows[i].name, ing_err_name(err));
-        CHECK(t, err || !strcmp(org, rows[i].want_org), "%s: org %s", rows[i].name, org);
-    }
-    gw_auth_peer_t public_peer = {.listener_loopback = false};
-    gw_http_request_t req;
-    int status;
-    (void)gw_http_parse_head(rows[0].raw, strlen(rows[0].raw), &limits, &req, &status);
-    char org[ING_FINESS_LEN + 1];
-    ing_problem_t prob;
-    CHECK(t, gw_auth_org(&on, &public_peer, &req, "750712184", org, &prob) != ING_OK,
-          "no trust off loopback");
-}
-
 int main(void)
 {
     ing_test_counts_t t = {0};
@@ -227,6 +182,5 @@ int main(void)
     test_invalid_utf8_detail(&t);
     test_http10_keep_alive(&t);
     test_no_content(&t);
-    test_auth(&t);
     return ING_TEST_END(&t);
 }
