@@ -15,7 +15,9 @@
 #define INSERT_BATCH_MAX 100
 #define INSERT_PARAMS 5
 
-typedef enum { OP_INSERT, OP_GET } op_kind_t;
+typedef enum { OP_INSERT, OP_GET, OP_LISTEN } op_kind_t;
+
+#define NOTIFY_CHANNEL "submission_final" /* deploy/migrations/004_submission_notify.sql */
 
 typedef struct gw_status_op {
     struct gw_status_op *next;
@@ -42,6 +44,7 @@ struct gw_status {
     uint64_t dropped;
     bool want_write;
     bool outage; /* down since the last successful connection (or since start) */
+    uint64_t connections;
 };
 
 /* libpq's last error as one log-friendly line (no newline, no double quotes). */
@@ -93,11 +96,10 @@ static void drop_inserts(gw_status_t *st, gw_status_op_t *list, const char *why)
 {
     uint64_t n = 0;
     for (gw_status_op_t *op = list; op; op = op->next) {
-        if (op->kind == OP_INSERT) {
+        if (op->kind == OP_INSERT)
             n++;
-        } else {
+        else if (op->kind == OP_GET)
             st->conf.on_get(st->conf.cb_opaque, op->ref, ING_ERR_UNAVAILABLE, NULL);
-        }
     }
     count(st->conf.inserts_done, n);
     if (n) {
@@ -180,8 +182,21 @@ static void continue_connect(gw_status_t *st)
         st->state = ST_READY;
         st->backoff_us = 0;
         st->outage = false;
+        st->connections++;
         watch(st, EPOLLIN);
         ing_log(ING_LOG_INFO, "status", "thread=%d database connected", st->conf.thread_no);
+        if (st->conf.on_notify) {
+            /* First on the new connection: LISTEN, before any read that a waiter relies on. */
+            gw_status_op_t *op = calloc(1, sizeof(*op));
+            if (op) {
+                op->kind = OP_LISTEN;
+                op->next = st->head;
+                st->head = op;
+                if (!st->tail)
+                    st->tail = op;
+                st->queued++;
+            }
+        }
         send_next(st);
         return;
     default: {
@@ -240,7 +255,9 @@ static void send_next(gw_status_t *st)
     st->inflight = first;
     st->inflight_count = n;
     int ok;
-    if (first->kind == OP_GET) {
+    if (first->kind == OP_LISTEN) {
+        ok = PQsendQuery(st->pg, "LISTEN " NOTIFY_CHANNEL);
+    } else if (first->kind == OP_GET) {
         const char *values[1] = {first->a.submission_id};
         ok = PQsendQueryParams(st->pg, get_sql, 1, NULL, values, NULL, NULL, 0);
     } else {
@@ -292,6 +309,14 @@ static void complete_inflight(gw_status_t *st, PGresult *res)
     st->inflight_count = 0;
     ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     char why[256];
+    if (batch->kind == OP_LISTEN) {
+        if (s != PGRES_COMMAND_OK) {
+            pg_reason(why, sizeof(why), "", res ? PQresultErrorMessage(res) : "no result");
+            ing_log(ING_LOG_WARN, "status", "thread=%d LISTEN failed: %s", st->conf.thread_no, why);
+        }
+        op_list_free(batch);
+        return;
+    }
     if (batch->kind == OP_INSERT) {
         if (s != PGRES_COMMAND_OK) {
             pg_reason(why, sizeof(why),
@@ -327,6 +352,17 @@ static void complete_inflight(gw_status_t *st, PGresult *res)
     op_list_free(batch);
 }
 
+/* Passes on what PQconsumeInput / PQgetResult parsed from the submission_final channel. */
+static void serve_notifies(gw_status_t *st)
+{
+    PGnotify *n;
+    while (st->pg && (n = PQnotifies(st->pg)) != NULL) {
+        if (st->conf.on_notify && strcmp(n->relname, NOTIFY_CHANNEL) == 0)
+            st->conf.on_notify(st->conf.cb_opaque, n->extra);
+        PQfreemem(n);
+    }
+}
+
 static void read_results(gw_status_t *st)
 {
     if (!PQconsumeInput(st->pg)) {
@@ -335,6 +371,7 @@ static void read_results(gw_status_t *st)
         go_down(st, why);
         return;
     }
+    serve_notifies(st);
     while (st->inflight && !PQisBusy(st->pg)) {
         PGresult *r = PQgetResult(st->pg);
         if (r) {
@@ -355,6 +392,7 @@ static void read_results(gw_status_t *st)
         go_down(st, "connection closed");
         return;
     }
+    serve_notifies(st);
     send_next(st);
 }
 
@@ -500,4 +538,9 @@ uint64_t gw_status_dropped(const gw_status_t *st)
 bool gw_status_connected(const gw_status_t *st)
 {
     return st->state == ST_READY;
+}
+
+uint64_t gw_status_connections(const gw_status_t *st)
+{
+    return st->connections;
 }

@@ -14,6 +14,13 @@
  * downgrades a final status (ON CONFLICT DO NOTHING). Only the short 'accepted' window is lost.
  * The 202 never waits for this insert.
  *
+ * Notifications: with on_notify set, the connection runs `LISTEN submission_final` first after
+ * every (re)connection, and each `NOTIFY submission_final, '<submission id>'` (a trigger on
+ * `submission` when a final status is written; delivered at the writer's COMMIT) is passed to
+ * on_notify as it is read. Notifications sent while the connection was down are lost:
+ * gw_status_connections changes after a reconnection, so the caller can re-read what it waits
+ * for.
+ *
  * @locality everything runs on the owning loop's thread.
  */
 #ifndef GW_STATUS_H
@@ -57,12 +64,16 @@ typedef struct gw_submission {
 typedef void gw_status_get_fn(void *cb_opaque, uint64_t ref, ing_err_t err,
                               const gw_submission_t *row);
 
+/** A notification on the submission_final channel: payload is the submission id. */
+typedef void gw_status_notify_fn(void *cb_opaque, const char *payload);
+
 typedef struct gw_status_conf {
     const char *db_url; /* libpq connection string or URI */
     int epfd;           /* the loop's epoll: gw_status registers its socket there */
     uint64_t epoll_tag; /* epoll_data.u64 of its socket's events */
     size_t max_queue;   /* queued operations; over it inserts are dropped, GETs refused */
     gw_status_get_fn *on_get;
+    gw_status_notify_fn *on_notify; /* NULL: no LISTEN */
     void *cb_opaque;
     int thread_no; /* for log lines */
     /* Counted as 'accepted' inserts are queued, and as they finish (committed or dropped);
@@ -102,5 +113,8 @@ size_t gw_status_pending(const gw_status_t *st);
 uint64_t gw_status_dropped(const gw_status_t *st);
 
 bool gw_status_connected(const gw_status_t *st);
+
+/** Successful connections since creation (a change means notifications may have been lost). */
+uint64_t gw_status_connections(const gw_status_t *st);
 
 #endif
