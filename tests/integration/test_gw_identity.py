@@ -16,10 +16,15 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import uuid
+import warnings
 
 import harness
 from harness import check, ingsamples
+
+# This test offers TLS 1.1 on purpose, to see the gateway refuse it.
+warnings.filterwarnings("ignore", "ssl.TLSVersion.TLSv1_1", DeprecationWarning)
 
 ORG = "750712184"     # the good certificate's and key A's organisation
 OTHER = "010780054"   # the other certificate's and key B's organisation
@@ -110,7 +115,7 @@ def envelope(finess, tag):
     return doc
 
 
-def start_tls_gateway(stack, folder, pki, client_auth, keys):
+def start_tls_gateway(stack, folder, pki, client_auth, keys, **extra_env):
     """A gateway with TLS and gateway.orgs (no loopback trust) on a port of its own."""
     orgs = os.path.join(folder, "orgs-%s.conf" % client_auth)
     with open(orgs, "w") as f:
@@ -125,7 +130,7 @@ def start_tls_gateway(stack, folder, pki, client_auth, keys):
                ING_GATEWAY_TRUST_LOOPBACK="false", ING_GATEWAY_ORGS=orgs,
                ING_GATEWAY_TLS_CERT=pki.server[0], ING_GATEWAY_TLS_KEY=pki.server[1],
                ING_GATEWAY_TLS_CLIENT_CA=pki.ca, ING_GATEWAY_TLS_CLIENT_AUTH=client_auth,
-               ING_LOG_LEVEL="debug")
+               ING_LOG_LEVEL="debug", **extra_env)
     p = harness.Process("gateway-tls-" + client_auth, [GATEWAY, "-c", GATEWAY_CONF], env)
     stack.processes.append(p)
     ctx = client_context(pki, cert="good")
@@ -233,6 +238,73 @@ def test_required_client_certificates():
             check(why is not None, "required, %s certificate: got an HTTP answer" % name)
 
 
+def read_response(tls):
+    """One HTTP/1.1 response (Content-Length framed) from a TLS socket: (status, body)."""
+    f = tls.makefile("rb")
+    status = int(f.readline().split()[1])
+    length = 0
+    while True:
+        line = f.readline()
+        check(line, "connection closed inside a response head")
+        if line in (b"\r\n", b"\n"):
+            break
+        name, _, value = line.decode().partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    body = f.read(length)
+    f.close()
+    return status, body
+
+
+def test_tls_framing():
+    """The loop's TLS paths: a body of many TLS records, pipelined requests in one write, a
+    response larger than the socket buffer (partial SSL_write), and a client that never sends
+    its ClientHello, closed by the header timeout."""
+    key = secrets.token_hex(32)
+    with tempfile.TemporaryDirectory() as folder, harness.Stack("identity-framing") as stack:
+        pki = Pki(folder)
+        port = start_tls_gateway(stack, folder, pki, "optional", {ORG: key},
+                                 ING_GATEWAY_HEADER_TIMEOUT_MS="1500")
+        good = client_context(pki, "good")
+        big = ingsamples.envelope("ID-big-" + uuid.uuid4().hex[:12], os.urandom(6 << 20))
+        big["source"]["finess"] = ORG
+        code, _, resp = https(port, good, "POST", "/v1/documents", big)
+        check(code == 202, "6 MiB document over TLS: %d %s" % (code, resp))
+
+        # Three requests in one write; three answers, in order.
+        docs = [envelope(ORG, "pipe%d" % i) for i in range(2)]
+        raw = b""
+        for doc in docs:
+            body = json.dumps(doc).encode()
+            raw += (b"POST /v1/documents HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+                    + body)
+        raw += b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock, \
+                good.wrap_socket(sock, server_hostname="127.0.0.1") as tls:
+            tls.sendall(raw)
+            answers = [read_response(tls) for _ in range(3)]
+        check([a[0] for a in answers] == [202, 202, 200], "pipelined: %s" % answers)
+        check(json.loads(answers[1][1])["submission_id"] != json.loads(answers[0][1])[
+            "submission_id"], "pipelined answers are distinct: %s" % answers)
+
+        # A batch whose answer (about 150 KB) exceeds what one write can take.
+        batch = [envelope(ORG, "many%d" % i) for i in range(1000)]
+        code, _, resp = https(port, good, "POST", "/v1/documents:batch", batch)
+        check(code == 200 and resp.get("accepted") == 1000,
+              "1000-item batch over TLS: %d %s" % (code, str(resp)[:300]))
+
+        # No ClientHello: the handshake is bounded by the header timeout.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            t0 = time.monotonic()
+            try:
+                data = sock.recv(1)
+            except ConnectionResetError:
+                data = b""
+            waited = time.monotonic() - t0
+        check(data == b"" and 1.0 <= waited < 8, "silent client: %r after %.1fs" % (data, waited))
+
+
 def test_plain_http_loopback_trust():
     with harness.Stack("identity-plain") as stack:
         stack.start_gateway()  # config/local/gateway.conf: plain HTTP, trust_loopback
@@ -258,4 +330,4 @@ def test_plain_http_loopback_trust():
 
 if __name__ == "__main__":
     harness.run([test_optional_client_certificates, test_required_client_certificates,
-                 test_plain_http_loopback_trust])
+                 test_tls_framing, test_plain_http_loopback_trust])
