@@ -10,7 +10,8 @@ struct gw_metrics {
 };
 
 static const int statuses[GW_METRICS_STATUSES - 1] = {
-    200, 202, 400, 403, 404, 405, 408, 409, 413, 414, 415, 417, 422, 429, 431, 500, 501, 503, 505,
+    200, 202, 400, 401, 403, 404, 405, 408, 409, 413,
+    414, 415, 417, 422, 429, 431, 500, 501, 503, 505,
 };
 
 static const char *const route_names[GW_ROUTE__COUNT] = {

@@ -25,7 +25,7 @@ typedef enum gw_route {
     GW_ROUTE__COUNT
 } gw_route_t;
 
-#define GW_METRICS_STATUSES 20 /* the statuses we send, plus "other" */
+#define GW_METRICS_STATUSES 21 /* the statuses we send, plus "other" */
 
 typedef struct gw_thread_metrics {
     _Alignas(64) atomic_uint_fast64_t requests[GW_ROUTE__COUNT][GW_METRICS_STATUSES];
