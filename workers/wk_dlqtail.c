@@ -161,7 +161,8 @@ ing_err_t wk_dlq_tail(const cfg_passthrough_t *kafka, const char *topic, int n, 
             nlines++;
         rd_kafka_message_destroy(m);
     }
-    qsort(lines, nlines, sizeof(*lines), line_cmp);
+    if (nlines) /* qsort's array must not be NULL, even when empty */
+        qsort(lines, nlines, sizeof(*lines), line_cmp);
     for (size_t i = nlines > (size_t)n ? nlines - (size_t)n : 0; i < nlines; i++)
         fprintf(out, "%s\n", lines[i].text);
 out:
