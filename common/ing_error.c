@@ -49,6 +49,8 @@ static const ing_err_desc_t ing_err_table[ING_ERR__COUNT] = {
     [ING_ERR_UNAVAILABLE] = {"unavailable", "a dependency is unavailable, retry later", 503, true},
     [ING_ERR_TIMEOUT] = {"timeout", "the operation timed out, retry later", 503, true},
     [ING_ERR_INTERNAL] = {"internal_error", "internal error", 500, false},
+    [ING_ERR_RATE_LIMITED] = {"rate_limited", "the organisation's rate is exceeded, retry later",
+                              429, true},
 };
 
 static const ing_err_desc_t *ing_err_desc(ing_err_t err)

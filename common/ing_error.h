@@ -42,6 +42,7 @@ typedef enum ing_err {
     ING_ERR_UNAVAILABLE, /* a dependency (broker, database) cannot be reached now */
     ING_ERR_TIMEOUT,
     ING_ERR_INTERNAL,
+    ING_ERR_RATE_LIMITED, /* the sender's rate is exceeded: 429, retry later */
     ING_ERR__COUNT
 } ing_err_t;
 

@@ -8,6 +8,9 @@
 #include <strings.h>
 
 #include "gw_auth.h"
+#include "gw_ratelimit.h"
+#include "gw_sync.h"
+#include "gw_wait.h"
 #include "ing_log.h"
 #include "ing_record.h"
 #include "ing_time.h"
@@ -21,8 +24,87 @@ typedef struct gw_pending_post {
     size_t index;        /* the item's index in its batch */
     size_t record_bytes; /* accounted in gw_loop_kafka_bytes until the report */
     int64_t started_us;
+    int wait_s; /* Prefer: wait=N of a single document; 0: answer 202 */
     gw_accepted_t accepted;
 } gw_pending_post_t;
+
+/* The API's state of one I/O thread (gw_loop_api). */
+struct gw_api_state {
+    gw_ratelimit_t *rl;
+    gw_sync_t *sync;
+};
+
+ing_err_t gw_api_state_create(gw_loop_t *loop, gw_api_state_t **out)
+{
+    const gw_settings_t *set = gw_loop_settings(loop);
+    double threads = (double)set->threads;
+    /* Each thread limits its share: SO_REUSEPORT spreads an organisation's connections over
+     * the threads, so rate / threads each adds up to the rate without sharing a counter. */
+    gw_ratelimit_conf_t rc = {
+        .docs_per_s = (double)set->org_docs_per_s / threads,
+        .docs_burst = (double)set->org_docs_burst / threads,
+        .bytes_per_s = (double)set->org_bytes_per_s / threads,
+        .bytes_burst = (double)set->org_bytes_burst / threads,
+        .max_orgs = 65536,
+    };
+    gw_api_state_t *st = calloc(1, sizeof(*st));
+    if (!st)
+        return ING_ERR_NOMEM;
+    if (gw_ratelimit_create(&rc, &st->rl) != ING_OK ||
+        gw_sync_create(loop, (size_t)set->wait_max_requests, &st->sync) != ING_OK) {
+        gw_api_state_destroy(st);
+        return ING_ERR_NOMEM;
+    }
+    *out = st;
+    return ING_OK;
+}
+
+void gw_api_state_destroy(gw_api_state_t *st)
+{
+    if (!st)
+        return;
+    gw_ratelimit_destroy(st->rl);
+    gw_sync_destroy(st->sync);
+    free(st);
+}
+
+int64_t gw_api_tick(gw_loop_t *loop, int64_t now_us)
+{
+    return gw_sync_tick(gw_loop_api(loop)->sync, now_us);
+}
+
+void gw_api_on_notify(void *loop, const char *payload)
+{
+    gw_sync_on_notify(gw_loop_api(loop)->sync, payload);
+}
+
+/* A rate-limited request's problem: 429 with the seconds until enough tokens. */
+static void rate_limited_problem(gw_problem_t *p, int retry_after_s)
+{
+    char detail[128];
+    snprintf(detail, sizeof(detail),
+             "this organisation's submission rate is exceeded; retry in %d s", retry_after_s);
+    gw_problem_from_err(p, ING_ERR_RATE_LIMITED, "", detail);
+    p->retry_after = retry_after_s;
+}
+
+bool gw_api_admit_body(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req, gw_problem_t *p)
+{
+    gw_route_t r = gw_api_route(req);
+    const char *org = gw_conn_identity(c)->org;
+    gw_ratelimit_t *rl = gw_loop_api(loop)->rl;
+    /* Cheap pushback: the organisation is known from the head (API key, certificate,
+     * X-Ing-Org) and the body's size from Content-Length; under loopback trust without
+     * X-Ing-Org it is only known from the body, so the check waits for it. */
+    if ((r != GW_ROUTE_DOCUMENTS && r != GW_ROUTE_BATCH) || !org[0] || req->content_length < 0 ||
+        gw_ratelimit_unlimited(rl))
+        return true;
+    int64_t w = gw_ratelimit_peek(rl, org, 1, (double)req->content_length, ing_mono_us());
+    if (w == 0)
+        return true;
+    rate_limited_problem(p, gw_ratelimit_retry_after(w));
+    return false;
+}
 
 /* A record adds its metadata (at most a few KiB) to the content. */
 #define RECORD_OVERHEAD 65536
@@ -207,16 +289,29 @@ static bool sink_discard(const gw_loop_t *loop)
  * (batch, index); with !*produced (sink discard) the record was dropped and nothing comes back.
  * @returns ING_OK, or the item's verdict with *prob filled.
  */
+typedef struct submit_opts {
+    double bytes;      /* request-body bytes this submission pays to the rate limit */
+    int wait_s;        /* Prefer: wait=N (single document) */
+    int retry_after_s; /* out: ING_ERR_RATE_LIMITED's Retry-After */
+} submit_opts_t;
+
 static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req,
                             const ing_envelope_t *env, int64_t now, gw_batch_t *batch, size_t index,
                             char sid[ING_SUBMISSION_ID_LEN + 1], bool *produced,
-                            ing_problem_t *prob)
+                            submit_opts_t *opts, ing_problem_t *prob)
 {
     *produced = false;
     char org[ING_FINESS_LEN + 1];
     ing_err_t err = gw_auth_claim(gw_conn_identity(c), env->finess, org, prob);
     if (err)
         return err;
+    int64_t w = gw_ratelimit_take(gw_loop_api(loop)->rl, org, 1, opts->bytes, ing_mono_us());
+    if (w > 0) {
+        opts->retry_after_s = gw_ratelimit_retry_after(w);
+        return ing_problem_set(prob, ING_ERR_RATE_LIMITED, "",
+                               "this organisation's submission rate is exceeded; retry in %d s",
+                               opts->retry_after_s);
+    }
     gw_pending_post_t *pp = calloc(1, sizeof(*pp));
     if (!pp)
         return ing_problem_set(prob, ING_ERR_UNAVAILABLE, "", "out of memory; retry later");
@@ -224,6 +319,7 @@ static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request
     pp->started_us = ing_mono_us();
     pp->batch = batch;
     pp->index = index;
+    pp->wait_s = opts->wait_s;
     gw_accepted_t *a = &pp->accepted;
     ing_submission_id(org, env->document_id, env->version, env->sha256, a->submission_id);
     memcpy(sid, a->submission_id, ING_SUBMISSION_ID_LEN + 1);
@@ -289,10 +385,18 @@ static void handle_post(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *
     memset(&prob, 0, sizeof(prob));
     char sid[ING_SUBMISSION_ID_LEN + 1];
     bool produced = false;
+    /* RFC 7240: an invalid preference is ignored (-1), as is wait=0. */
+    const gw_slice_t *prefer = gw_http_header(req, "prefer");
+    int wait_s = prefer ? gw_wait_parse_prefer(prefer->ptr, prefer->len) : -1;
+    submit_opts_t opts = {.bytes = (double)body_len, .wait_s = wait_s > 0 ? wait_s : 0};
     ing_err_t err = ing_envelope_parse_json(gw_loop_policy(loop), body, body_len, now, &env, &prob);
     if (!err)
-        err = submit_one(loop, c, req, &env, now, NULL, 0, sid, &produced, &prob);
-    if (err) {
+        err = submit_one(loop, c, req, &env, now, NULL, 0, sid, &produced, &opts, &prob);
+    if (err == ING_ERR_RATE_LIMITED) {
+        gw_problem_t p;
+        rate_limited_problem(&p, opts.retry_after_s);
+        gw_conn_respond_problem(c, &p);
+    } else if (err) {
         ing_log(ING_LOG_DEBUG, "api", "thread=%d refused code=%s field=%s", gw_loop_thread_no(loop),
                 ing_err_name(prob.code), prob.field);
         respond_problem_of(c, &prob);
@@ -317,7 +421,8 @@ typedef struct gw_batch_item {
 struct gw_batch {
     uint64_t handle;
     size_t count;
-    size_t pending; /* items produced whose delivery report has not come yet */
+    size_t pending;    /* items produced whose delivery report has not come yet */
+    int retry_after_s; /* the longest Retry-After of a rate-limited item */
     gw_batch_item_t items[];
 };
 
@@ -367,7 +472,10 @@ static void respond_batch(gw_conn_t *c, const gw_batch_t *b)
                                     (json_int_t)accepted, "rejected", (json_int_t)refused,
                                     "unavailable", (json_int_t)retriable)
                         : NULL;
-    respond_json(c, 200, o, retriable ? "Retry-After: 1\r\n" : NULL);
+    char retry[48];
+    snprintf(retry, sizeof(retry), "Retry-After: %d\r\n",
+             b->retry_after_s > 1 ? b->retry_after_s : 1);
+    respond_json(c, 200, o, retriable ? retry : NULL);
 }
 
 static void batch_item_done(gw_loop_t *loop, gw_batch_t *b)
@@ -466,6 +574,12 @@ static void handle_batch(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t 
     b->handle = gw_conn_request_handle(c);
     b->count = in.count;
     size_t discarded = 0;
+    /* Rate limits: the first item that reaches them pays the body's bytes and one document;
+     * each further item one document. When that first one cannot pass, nothing was produced
+     * yet and the whole batch is refused with 429; a later item that cannot pass is
+     * 'unavailable' (code rate_limited) in the 200, to be resent. */
+    submit_opts_t opts = {.bytes = (double)body_len};
+    bool limiter_reached = false;
     for (size_t i = 0; i < in.count; i++) {
         gw_batch_item_t *it = &b->items[i];
         ing_envelope_t env;
@@ -482,8 +596,25 @@ static void handle_batch(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t 
             err = ing_envelope_parse_json(gw_loop_policy(loop), line, line_len, now, &env, &prob);
         }
         bool produced = false;
-        if (!err)
-            err = submit_one(loop, c, req, &env, now, b, i, it->submission_id, &produced, &prob);
+        if (!err) {
+            err = submit_one(loop, c, req, &env, now, b, i, it->submission_id, &produced, &opts,
+                             &prob);
+            if (err == ING_ERR_RATE_LIMITED && !limiter_reached) {
+                gw_problem_t p;
+                rate_limited_problem(&p, opts.retry_after_s);
+                ing_envelope_fini(&env);
+                json_decref(in.array);
+                free(b);
+                gw_conn_respond_problem(c, &p);
+                return;
+            }
+            if (err != ING_ERR_SOURCE_MISMATCH) {
+                limiter_reached = true;
+                opts.bytes = 0;
+            }
+            if (err == ING_ERR_RATE_LIMITED && opts.retry_after_s > b->retry_after_s)
+                b->retry_after_s = opts.retry_after_s;
+        }
         if (err) {
             item_refuse(it, &prob);
         } else if (!produced) {
@@ -534,12 +665,9 @@ void gw_api_on_delivery(void *opaque, void *msg_opaque, ing_err_t err, const cha
         }
         batch_item_done(loop, b);
     } else if (c && err == ING_OK) {
-        char location[96];
-        snprintf(location, sizeof(location), "Location: /v1/submissions/%s\r\n", a->submission_id);
-        respond_json(
-            c, 202,
-            json_pack("{s:s, s:s}", "submission_id", a->submission_id, "status", "accepted"),
-            location);
+        /* Prefer: wait=N: held until the final status (200) or N s (202); else 202 now. */
+        if (!gw_sync_begin(gw_loop_api(loop)->sync, c, a->submission_id, pp->wait_s, ing_mono_us()))
+            gw_sync_respond_accepted(c, a->submission_id);
     } else if (c) {
         respond_err(c, delivery_verdict(err), delivery_detail(delivery_verdict(err)));
     }
@@ -636,14 +764,7 @@ void gw_api_on_submission(void *opaque, uint64_t ref, ing_err_t err, const gw_su
         /* Another organisation's submission does not exist, as far as this caller knows. */
         respond_not_found(c);
     } else {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "submission_id", row->submission_id,
-                              "status", row->status, "document_id", row->document_id, "version",
-                              (json_int_t)row->version, "updated_at", row->updated_at);
-        if (o && row->code[0])
-            json_object_set_new(o, "code", json_string(row->code));
-        if (o && row->detail[0])
-            json_object_set_new(o, "detail", json_string(row->detail));
-        respond_json(c, 200, o, NULL);
+        respond_json(c, 200, gw_sync_submission_json(row), NULL);
     }
     free(pg);
 }

@@ -41,6 +41,27 @@ bool gw_api_precheck(const gw_http_request_t *req, const gw_auth_conf_t *auth,
 void gw_api_handle(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req, const char *body,
                    size_t body_len);
 
+/** The API's state of one I/O thread: rate limits, requests waiting for a final status. */
+typedef struct gw_api_state gw_api_state_t;
+
+/** Creates the loop's API state (the loop's settings must be readable). */
+ing_err_t gw_api_state_create(gw_loop_t *loop, gw_api_state_t **out) ING_MUST_CHECK;
+void gw_api_state_destroy(gw_api_state_t *st);
+
+/** The API's timers (Prefer: wait deadlines, shut-down). @returns the next deadline. */
+int64_t gw_api_tick(gw_loop_t *loop, int64_t now_us);
+
+/**
+ * Before a body is read (after gw_api_precheck): the organisation's rate limits, when the
+ * organisation is known from the head and the size from Content-Length.
+ * @returns true to go on, false with *p (429 rate_limited, Retry-After).
+ */
+bool gw_api_admit_body(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *req,
+                       gw_problem_t *p);
+
+/** gw_status_notify_fn of the loop's status module (cb_opaque: the loop). */
+void gw_api_on_notify(void *loop, const char *payload);
+
 /** gw_delivery_fn of the loop's producer (cb_opaque: the loop). */
 void gw_api_on_delivery(void *loop, void *msg_opaque, ing_err_t err, const char *reason);
 

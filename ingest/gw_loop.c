@@ -13,12 +13,11 @@
 
 #include "gw_api.h"
 #include "gw_http.h"
+#include "gw_ratelimit.h"
 #include "ing_log.h"
 #include "ing_time.h"
 
 #define READ_CHUNK (256 * 1024)
-#define MAX_REQUEST_LINE 8192
-#define MAX_HEAD_BYTES 16384
 #define OUT_LIMIT (1024 * 1024)
 #define MAX_EVENTS 128
 #define SHRINK_ABOVE (1024 * 1024) /* an idle connection keeps at most this much buffer */
@@ -68,6 +67,7 @@ struct gw_conn {
     /* Timer list membership. */
     int timer;
     int64_t deadline_us;
+    int64_t body_start_us; /* when the current request's head completed */
     gw_conn_t *tprev, *tnext;
     bool in_drive;
     gw_conn_t *next_free;
@@ -105,9 +105,10 @@ struct gw_loop {
     int64_t drain_deadline_us;
     gw_thread_metrics_t *metrics;
     /* Backpressure: bytes held for requests, checked when a request's head completes. */
-    size_t buffered_bytes; /* sum of the connections' read buffers */
-    size_t kafka_bytes;    /* records produced and not yet reported */
-    size_t inflight_cap;   /* this thread's share of gateway.max_inflight_bytes */
+    size_t buffered_bytes;    /* sum of the connections' read buffers */
+    size_t kafka_bytes;       /* records produced and not yet reported */
+    size_t inflight_cap;      /* this thread's share of gateway.max_inflight_bytes */
+    struct gw_api_state *api; /* rate limits, waiting requests (gw_api) */
 };
 
 static void conn_drive(gw_conn_t *c);
@@ -277,6 +278,8 @@ static void respond_end(gw_conn_t *c, int status, ing_err_t render_err, bool kee
     }
     if (!keep_alive)
         c->close_after = true;
+    if (c->timer == T_NONE)
+        timer_set(c, T_REQUEST); /* a held request (gw_conn_hold): bounds the write */
     c->state = C_WRITE;
     c->request_seq = 0;
     if (!c->in_drive)
@@ -377,8 +380,9 @@ static bool conn_process_input(gw_conn_t *c)
         c->route = gw_api_route(&req);
         gw_problem_t p;
         bool has_body = req.chunked || req.content_length > 0;
+        c->body_start_us = loop->now_us;
         if (!gw_api_precheck(&req, &loop->auth, &c->peer, &c->id, &p) ||
-            (has_body && !admit_body(loop, &p))) {
+            (has_body && (!admit_body(loop, &p) || !gw_api_admit_body(loop, c, &req, &p)))) {
             if (has_body) {
                 c->close_after = true; /* its body is not read: do not guess where it ends */
                 c->linger = true;
@@ -402,6 +406,13 @@ static bool conn_process_input(gw_conn_t *c)
     ssize_t b =
         gw_http_body_scan(&c->body, &req, raw, c->in.len - (size_t)h, &loop->limits, &status);
     if (b == -2) {
+        const gw_settings_t *s = loop->conf.settings;
+        if (gw_ratelimit_body_too_slow(c->in.len - (size_t)h, loop->now_us - c->body_start_us,
+                                       s->min_body_rate_bytes_per_s,
+                                       s->body_rate_grace_ms * 1000)) {
+            fail_request(c, 408, "the body arrives too slowly");
+            return true;
+        }
         set_events(c, want);
         return false;
     }
@@ -688,7 +699,7 @@ static void on_accept(gw_loop_t *loop)
         c->tls = tls;
         c->handshaking = tls != NULL;
         c->tls_want = 0;
-        ing_buf_init(&c->in, MAX_HEAD_BYTES + (size_t)loop->conf.settings->max_body_bytes);
+        ing_buf_init(&c->in, loop->limits.max_head_bytes + loop->limits.max_body);
         ing_buf_init(&c->out, OUT_LIMIT);
         reset_request(c);
         timer_set(c, T_HEADER);
@@ -807,6 +818,9 @@ void gw_loop_run(gw_loop_t *loop)
         loop->now_us = ing_mono_us();
         run_timers(loop);
         int64_t status_deadline = gw_status_tick(loop->status, loop->now_us);
+        int64_t api_deadline = gw_api_tick(loop, loop->now_us);
+        if (api_deadline < status_deadline)
+            status_deadline = api_deadline;
         publish_gauges(loop);
         if (loop->stopping) {
             if (drained(loop))
@@ -894,9 +908,9 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
     loop->epfd = loop->stop_fd = -1;
     loop->auth = (gw_auth_conf_t){
         .trust_loopback = s->trust_loopback, .tls = conf->tls != NULL, .orgs = conf->orgs};
-    loop->limits = (gw_http_limits_t){.max_request_line = MAX_REQUEST_LINE,
-                                      .max_head_bytes = MAX_HEAD_BYTES,
-                                      .max_headers = GW_HTTP_MAX_HEADERS,
+    loop->limits = (gw_http_limits_t){.max_request_line = (size_t)s->max_request_line_bytes,
+                                      .max_head_bytes = (size_t)s->max_header_bytes,
+                                      .max_headers = (size_t)s->max_headers,
                                       .max_body = (size_t)s->max_body_bytes};
     loop->timers[T_IDLE].duration_us = s->idle_timeout_ms * 1000;
     loop->timers[T_HEADER].duration_us = s->header_timeout_ms * 1000;
@@ -949,6 +963,7 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
         .epoll_tag = EV_DATA(TAG_PG, 0, 0),
         .max_queue = (size_t)s->db_queue_max,
         .on_get = gw_api_on_submission,
+        .on_notify = gw_api_on_notify,
         .cb_opaque = loop,
         .thread_no = conf->thread_no,
         .inserts_queued = &loop->metrics->inserts_queued,
@@ -957,6 +972,11 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
     err = gw_status_create(&sc, &loop->status);
     if (err) {
         snprintf(errstr, errstr_size, "status: %s", ing_err_str(err));
+        goto fail;
+    }
+    err = gw_api_state_create(loop, &loop->api);
+    if (err) {
+        snprintf(errstr, errstr_size, "api: %s", ing_err_str(err));
         goto fail;
     }
     *out = loop;
@@ -973,6 +993,7 @@ void gw_loop_destroy(gw_loop_t *loop)
     gw_producer_destroy(loop->producer);
     gw_status_destroy(loop->status);
     run_deferred(loop, true);
+    gw_api_state_destroy(loop->api);
     if (loop->conns)
         for (size_t i = 0; i < loop->conf.max_connections; i++)
             if (loop->conns[i].state != C_FREE)
@@ -995,6 +1016,22 @@ gw_producer_t *gw_loop_producer(gw_loop_t *loop)
 gw_status_t *gw_loop_status(gw_loop_t *loop)
 {
     return loop->status;
+}
+
+struct gw_api_state *gw_loop_api(gw_loop_t *loop)
+{
+    return loop->api;
+}
+
+bool gw_loop_stopping(const gw_loop_t *loop)
+{
+    return loop->stopping;
+}
+
+void gw_conn_hold(gw_conn_t *c)
+{
+    if (c->state == C_WAIT)
+        timer_unlink(c);
 }
 
 const gw_settings_t *gw_loop_settings(const gw_loop_t *loop)

@@ -66,6 +66,10 @@ void gw_loop_destroy(gw_loop_t *loop);
 /* What the API uses, on the loop's thread. */
 gw_producer_t *gw_loop_producer(gw_loop_t *loop);
 gw_status_t *gw_loop_status(gw_loop_t *loop);
+/** The API's per-thread state (gw_api_state_create). */
+struct gw_api_state *gw_loop_api(gw_loop_t *loop);
+/** True once the loop began to stop (SIGTERM): waiting requests are answered at once. */
+bool gw_loop_stopping(const gw_loop_t *loop);
 const gw_settings_t *gw_loop_settings(const gw_loop_t *loop);
 const ing_policy_t *gw_loop_policy(const gw_loop_t *loop);
 const gw_auth_conf_t *gw_loop_auth(const gw_loop_t *loop);
@@ -108,6 +112,12 @@ const gw_auth_id_t *gw_conn_identity(const gw_conn_t *c);
  */
 void gw_conn_respond(gw_conn_t *c, int status, const char *content_type, const void *body,
                      size_t body_len, const char *extra_headers);
+
+/**
+ * Takes the waiting request off the request timeout (gateway.request_timeout_ms): the API
+ * answers it by a deadline of its own (Prefer: wait=N, at most 60 s), or at shut-down.
+ */
+void gw_conn_hold(gw_conn_t *c);
 
 /** Answers the current request with a problem+json. */
 void gw_conn_respond_problem(gw_conn_t *c, const gw_problem_t *p);

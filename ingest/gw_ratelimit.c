@@ -219,3 +219,11 @@ uint64_t gw_ratelimit_fail_open(const gw_ratelimit_t *rl)
 {
     return rl->fail_open;
 }
+
+bool gw_ratelimit_body_too_slow(uint64_t body_bytes, int64_t elapsed_us, int64_t min_rate,
+                                int64_t grace_us)
+{
+    if (min_rate <= 0 || elapsed_us <= grace_us)
+        return false;
+    return (double)body_bytes < (double)min_rate * ((double)elapsed_us / 1e6);
+}

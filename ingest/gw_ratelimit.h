@@ -65,6 +65,13 @@ int64_t gw_ratelimit_take(gw_ratelimit_t *rl, const char *org, double docs, doub
 /** Retry-After for a wait: whole seconds, rounded up, at least 1. */
 int gw_ratelimit_retry_after(int64_t wait_us);
 
+/**
+ * Slowloris: true when a request body still incomplete after elapsed_us has come slower than
+ * min_rate bytes/s on average, once grace_us has passed (min_rate 0: never).
+ */
+bool gw_ratelimit_body_too_slow(uint64_t body_bytes, int64_t elapsed_us, int64_t min_rate,
+                                int64_t grace_us);
+
 /** Organisations currently in the table; requests let through because it was full. */
 size_t gw_ratelimit_orgs(const gw_ratelimit_t *rl);
 uint64_t gw_ratelimit_fail_open(const gw_ratelimit_t *rl);

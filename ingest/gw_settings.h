@@ -28,7 +28,18 @@ typedef struct gw_settings {
     long long max_inflight_bytes;     /* the whole process; divided among the threads */
     long long kafka_high_water_bytes; /* per thread */
     char sink[16];                    /* "kafka", or "discard" (benchmarks: validate, 204) */
-    char tls_cert[512];               /* "" = plain HTTP (loopback only) */
+    /* Per-organisation rates for the whole process (0 = unlimited); each thread gets /threads. */
+    long long org_docs_per_s;
+    long long org_docs_burst; /* 0 = one second of org_docs_per_s */
+    long long org_bytes_per_s;
+    long long org_bytes_burst;
+    long long wait_max_requests; /* Prefer: wait=N requests waiting, per thread */
+    long long min_body_rate_bytes_per_s;
+    long long body_rate_grace_ms;
+    long long max_request_line_bytes;
+    long long max_header_bytes; /* request line + headers */
+    long long max_headers;
+    char tls_cert[512]; /* "" = plain HTTP (loopback only) */
     char tls_key[512];
     char tls_client_ca[512];
     char tls_client_auth[16]; /* none, optional, required */

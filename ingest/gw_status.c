@@ -22,7 +22,9 @@ typedef enum { OP_INSERT, OP_GET, OP_LISTEN } op_kind_t;
 typedef struct gw_status_op {
     struct gw_status_op *next;
     op_kind_t kind;
-    uint64_t ref;    /* OP_GET */
+    uint64_t ref;         /* OP_GET */
+    gw_status_get_fn *fn; /* OP_GET: its callback (NULL: conf.on_get) */
+    void *fn_opaque;
     gw_accepted_t a; /* OP_INSERT; a.submission_id for OP_GET */
 } gw_status_op_t;
 
@@ -92,6 +94,16 @@ static void count(atomic_uint_fast64_t *counter, uint64_t n)
         atomic_fetch_add_explicit(counter, n, memory_order_release);
 }
 
+/* Calls the read's callback. */
+static void get_done(gw_status_t *st, const gw_status_op_t *op, ing_err_t err,
+                     const gw_submission_t *row)
+{
+    if (op->fn)
+        op->fn(op->fn_opaque, op->ref, err, row);
+    else
+        st->conf.on_get(st->conf.cb_opaque, op->ref, err, row);
+}
+
 static void drop_inserts(gw_status_t *st, gw_status_op_t *list, const char *why)
 {
     uint64_t n = 0;
@@ -99,7 +111,7 @@ static void drop_inserts(gw_status_t *st, gw_status_op_t *list, const char *why)
         if (op->kind == OP_INSERT)
             n++;
         else if (op->kind == OP_GET)
-            st->conf.on_get(st->conf.cb_opaque, op->ref, ING_ERR_UNAVAILABLE, NULL);
+            get_done(st, op, ING_ERR_UNAVAILABLE, NULL);
     }
     count(st->conf.inserts_done, n);
     if (n) {
@@ -334,9 +346,9 @@ static void complete_inflight(gw_status_t *st, PGresult *res)
     if (s != PGRES_TUPLES_OK) {
         pg_reason(why, sizeof(why), "", res ? PQresultErrorMessage(res) : "no result");
         ing_log(ING_LOG_WARN, "status", "thread=%d select failed: %s", st->conf.thread_no, why);
-        st->conf.on_get(st->conf.cb_opaque, batch->ref, ING_ERR_UNAVAILABLE, NULL);
+        get_done(st, batch, ING_ERR_UNAVAILABLE, NULL);
     } else if (PQntuples(res) == 0) {
-        st->conf.on_get(st->conf.cb_opaque, batch->ref, ING_OK, NULL);
+        get_done(st, batch, ING_OK, NULL);
     } else {
         gw_submission_t row;
         copy_col(row.submission_id, sizeof(row.submission_id), res, 0);
@@ -347,7 +359,7 @@ static void complete_inflight(gw_status_t *st, PGresult *res)
         copy_col(row.document_id, sizeof(row.document_id), res, 5);
         row.version = strtol(PQgetvalue(res, 0, 6), NULL, 10);
         copy_col(row.updated_at, sizeof(row.updated_at), res, 7);
-        st->conf.on_get(st->conf.cb_opaque, batch->ref, ING_OK, &row);
+        get_done(st, batch, ING_OK, &row);
     }
     op_list_free(batch);
 }
@@ -510,6 +522,12 @@ void gw_status_accepted(gw_status_t *st, const gw_accepted_t *a)
 
 ing_err_t gw_status_get(gw_status_t *st, const char *submission_id, uint64_t ref)
 {
+    return gw_status_read(st, submission_id, NULL, NULL, ref);
+}
+
+ing_err_t gw_status_read(gw_status_t *st, const char *submission_id, gw_status_get_fn *fn,
+                         void *cb_opaque, uint64_t ref)
+{
     if (st->state != ST_READY || st->queued >= st->conf.max_queue)
         return ING_ERR_UNAVAILABLE;
     gw_status_op_t *op = calloc(1, sizeof(*op));
@@ -517,6 +535,8 @@ ing_err_t gw_status_get(gw_status_t *st, const char *submission_id, uint64_t ref
         return ING_ERR_UNAVAILABLE;
     op->kind = OP_GET;
     op->ref = ref;
+    op->fn = fn;
+    op->fn_opaque = cb_opaque;
     snprintf(op->a.submission_id, sizeof(op->a.submission_id), "%s", submission_id);
     if (!enqueue(st, op)) {
         free(op);

@@ -106,6 +106,10 @@ void gw_status_accepted(gw_status_t *st, const gw_accepted_t *a);
  */
 ing_err_t gw_status_get(gw_status_t *st, const char *submission_id, uint64_t ref) ING_MUST_CHECK;
 
+/** gw_status_get with its own callback (fn, cb_opaque) instead of the configured one. */
+ing_err_t gw_status_read(gw_status_t *st, const char *submission_id, gw_status_get_fn *fn,
+                         void *cb_opaque, uint64_t ref) ING_MUST_CHECK;
+
 /** Operations queued or in flight. */
 size_t gw_status_pending(const gw_status_t *st);
 

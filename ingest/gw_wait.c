@@ -161,12 +161,14 @@ static void remove_at(gw_wait_t *w, uint32_t *link, gw_wait_fn *fn, void *arg)
     waiter_t *n = &w->pool[i];
     *link = n->next;
     uint64_t handle = n->handle;
+    char sid[ING_SUBMISSION_ID_LEN + 1];
+    memcpy(sid, n->sid, sizeof(sid));
     n->used = false;
     n->next = w->free_head;
     w->free_head = i;
     w->count--;
     if (fn)
-        fn(arg, handle);
+        fn(arg, handle, sid);
 }
 
 size_t gw_wait_take(gw_wait_t *w, const char *sid, gw_wait_fn *fn, void *arg)
@@ -187,7 +189,7 @@ size_t gw_wait_take(gw_wait_t *w, const char *sid, gw_wait_fn *fn, void *arg)
             }
         }
         for (size_t j = 0; j < k && fn; j++)
-            fn(arg, found[j]);
+            fn(arg, found[j], sid);
         total += k;
         if (k < sizeof(found) / sizeof(found[0]))
             return total;

@@ -27,8 +27,8 @@
 
 typedef struct gw_wait gw_wait_t;
 
-/** Called for each waiter removed: its request handle. */
-typedef void gw_wait_fn(void *arg, uint64_t handle);
+/** Called for each waiter removed: its request handle and submission id (borrowed). */
+typedef void gw_wait_fn(void *arg, uint64_t handle, const char *sid);
 
 /** @returns ING_OK and *out (@owns: gw_wait_destroy), or ING_ERR_NOMEM. */
 ing_err_t gw_wait_create(size_t max_waiters, gw_wait_t **out) ING_MUST_CHECK;

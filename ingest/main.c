@@ -58,6 +58,31 @@ static const cfg_setting_t settings_table[] = {
     {"gateway.sink", CFG_STRING, S(sink), "kafka", 0, 0, false,
      "kafka, or discard: validate fully and answer 204 without producing (the intake "
      "benchmark; refused unless gateway.listen is a loopback address)"},
+    {"gateway.org_docs_per_s", CFG_INT, S(org_docs_per_s), "0", 0, 100000000, false,
+     "documents per second one organisation may submit (batch items count one each; 0 = "
+     "unlimited); over it 429 rate_limited with Retry-After"},
+    {"gateway.org_docs_burst", CFG_INT, S(org_docs_burst), "0", 0, 100000000, false,
+     "documents an organisation may send at once above its rate (0 = one second's worth)"},
+    {"gateway.org_bytes_per_s", CFG_INT, S(org_bytes_per_s), "0", 0, 68719476736LL, false,
+     "request body bytes per second one organisation may send (0 = unlimited); checked before "
+     "the body is read when Content-Length is known"},
+    {"gateway.org_bytes_burst", CFG_INT, S(org_bytes_burst), "0", 0, 68719476736LL, false,
+     "bytes an organisation may send at once above its rate (0 = one second's worth)"},
+    {"gateway.wait_max_requests", CFG_INT, S(wait_max_requests), "1000", 0, 1000000, false,
+     "requests per I/O thread that may wait for their final status (Prefer: wait=N); more are "
+     "answered 202 at once"},
+    {"gateway.min_body_rate_bytes_per_s", CFG_INT, S(min_body_rate_bytes_per_s), "1024", 0,
+     1073741824, false,
+     "slowest accepted upload once gateway.body_rate_grace_ms has passed (0 = no minimum); "
+     "slower: 408 and close"},
+    {"gateway.body_rate_grace_ms", CFG_INT, S(body_rate_grace_ms), "10000", 0, 600000, false,
+     "time a request body may take before the minimum body rate applies"},
+    {"gateway.max_request_line_bytes", CFG_INT, S(max_request_line_bytes), "8192", 256, 1048576,
+     false, "longest request line; longer: 414"},
+    {"gateway.max_header_bytes", CFG_INT, S(max_header_bytes), "16384", 1024, 1048576, false,
+     "request line plus headers; more: 431"},
+    {"gateway.max_headers", CFG_INT, S(max_headers), "64", 8, 64, false,
+     "header fields in one request; more: 431"},
     {"gateway.tls_cert", CFG_PATH, S(tls_cert), "", 0, 0, false,
      "PEM certificate (then its chain) of the listener; set, the listener speaks TLS 1.2/1.3 "
      "only; empty, plain HTTP, allowed only on a loopback gateway.listen"},

@@ -128,6 +128,30 @@ static void test_retry_after(ing_test_counts_t *t)
               (long long)rows[i].wait_us, gw_ratelimit_retry_after(rows[i].wait_us));
 }
 
+static void test_body_rate(ing_test_counts_t *t)
+{
+    static const struct {
+        uint64_t bytes;
+        int64_t elapsed_ms, min_rate, grace_ms;
+        bool too_slow;
+    } rows[] = {
+        {0, 9999, 1024, 10000, false},      /* within the grace: anything goes */
+        {0, 10000, 1024, 10000, false},     /* the grace's last instant */
+        {0, 10001, 1024, 10000, true},      /* nothing after the grace */
+        {10240, 10001, 1024, 10000, true},  /* 10240 B in 10.001 s: below 1024 B/s */
+        {10300, 10001, 1024, 10000, false}, /* just above */
+        {1 << 20, 600000, 1024, 10000, false},
+        {0, 600000, 0, 10000, false}, /* no minimum */
+        {100, 5, 1024, 0, false},     /* no grace: 100 B in 5 ms is fast */
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        CHECK(t,
+              gw_ratelimit_body_too_slow(rows[i].bytes, rows[i].elapsed_ms * 1000, rows[i].min_rate,
+                                         rows[i].grace_ms * 1000) == rows[i].too_slow,
+              "row %zu: %llu B after %lld ms", i, (unsigned long long)rows[i].bytes,
+              (long long)rows[i].elapsed_ms);
+}
+
 int main(void)
 {
     ing_test_counts_t t = {0};
@@ -135,5 +159,6 @@ int main(void)
         run_scenario(&t, &scenarios[i]);
     test_fail_open_counted(&t);
     test_retry_after(&t);
+    test_body_rate(&t);
     return ING_TEST_END(&t);
 }

@@ -2,6 +2,7 @@
  * gw_wait: the Prefer header (RFC 7240) as a table of values and verdicts, and the waiters'
  * index (take by id, expiry by deadline, the bound, re-reading every id after a reconnect).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "gw_wait.h"
@@ -44,14 +45,17 @@ static void test_prefer(ing_test_counts_t *t)
 
 typedef struct seen {
     uint64_t handles[16];
+    char sids[16][ING_SUBMISSION_ID_LEN + 1];
     size_t n;
 } seen_t;
 
-static void record(void *arg, uint64_t handle)
+static void record(void *arg, uint64_t handle, const char *sid)
 {
     seen_t *s = arg;
-    if (s->n < 16)
+    if (s->n < 16) {
+        snprintf(s->sids[s->n], sizeof(s->sids[0]), "%s", sid);
         s->handles[s->n++] = handle;
+    }
 }
 
 static void count_sid(void *arg, const char *sid)
@@ -91,6 +95,7 @@ static void test_index(ing_test_counts_t *t)
     memset(&s, 0, sizeof(s));
     CHECK(t, gw_wait_expire(w, 2999, record, &s) == 0, "nothing due before 3000");
     CHECK(t, gw_wait_expire(w, 3000, record, &s) == 1 && s.handles[0] == 2, "b expires");
+    CHECK(t, strcmp(s.sids[0], B) == 0, "with its id: %s", s.sids[0]);
     CHECK(t, gw_wait_next_deadline(w) == 7000, "next %lld", (long long)gw_wait_next_deadline(w));
     CHECK(t, gw_wait_add(w, B, 6, 4000) == ING_OK, "room again");
     CHECK(t, gw_wait_next_deadline(w) == 4000, "a nearer deadline");

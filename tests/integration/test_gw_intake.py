@@ -1,0 +1,279 @@
+"""Issue 3, intake side, through the real gateway, broker and database: mixed batches (JSON and
+NDJSON), synchronous submissions (Prefer: wait=N, answered from LISTEN/NOTIFY), per-organisation
+rate limits (429 + Retry-After), the broker frozen under load (503 within seconds, nothing
+reported accepted that is not stored, recovery), and SIGTERM with requests in flight.
+
+The broker is frozen with SIGSTOP/SIGCONT on the stack's Kafka process (always resumed in a
+finally): a proxy would not do, since librdkafka connects to the advertised 127.0.0.1:9092
+learnt from metadata. CTest runs this file under RESOURCE_LOCK stack like the others, so no
+other test uses the broker meanwhile.
+"""
+
+import http.client
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+
+import harness
+from harness import check, ingsamples, psql, wait_until
+
+FINESS = ingsamples.TEST_FINESS[0]
+FINAL = ("stored", "duplicate", "rejected", "refused")
+KAFKA_PID = os.path.join(harness.ROOT, ".local", "state", "run", "kafka.pid")
+
+
+def doc(tag, i, ins=ingsamples.TEST_INS[0]):
+    content = ("intake %s %d %s" % (tag, i, uuid.uuid4().hex)).encode()
+    return ingsamples.envelope("INT-%s-%d" % (tag, i), content, ins=ins)
+
+
+def bad_doc(tag, i):
+    d = doc(tag, i)
+    d["patient"] = {"ins": "295109912611199", "oid": ingsamples.TEST_OID}  # wrong key
+    return d
+
+
+def final_status(sid):
+    rows = psql("SELECT status FROM submission WHERE submission_id = '%s'" % sid)
+    return rows[0][0] if rows and rows[0][0] in FINAL else None
+
+
+def test_mixed_batches():
+    """Per-item results in order; a bad item never fails its neighbours; valid ones stored."""
+    with harness.Stack("intake-batch") as stack:
+        stack.start_gateway()
+        stack.start_worker()
+        tag = uuid.uuid4().hex[:8]
+        for form in ("json", "ndjson"):
+            items, expect = [], []
+            for i in range(8):
+                if i % 3 == 1:
+                    items.append(bad_doc(tag + form, i))
+                    expect.append("rejected")
+                elif i % 3 == 2:
+                    d = doc(tag + form, i)
+                    d["sha256"] = "0" * 64  # hash_mismatch
+                    items.append(d)
+                    expect.append("rejected")
+                else:
+                    items.append(doc(tag + form, i))
+                    expect.append("accepted")
+            if form == "json":
+                code, _, body = stack.request("POST", "/v1/documents:batch", items)
+            else:
+                text = "\n".join(json.dumps(x) for x in items).encode() + b"\n"
+                code, _, body = stack.request("POST", "/v1/documents:batch", text,
+                                              {"Content-Type": "application/x-ndjson"})
+            check(code == 200, "%s batch: %d %s" % (form, code, body))
+            results = body["results"]
+            check([r["index"] for r in results] == list(range(8)), "%s: order %s" % (form, results))
+            check([r["status"] for r in results] == expect,
+                  "%s: statuses %s, want %s" % (form, [r["status"] for r in results], expect))
+            codes = [r.get("code") for r in results if r["status"] == "rejected"]
+            check(set(codes) == {"ins_invalid", "hash_mismatch"}, "%s: codes %s" % (form, codes))
+            check(body["accepted"] == expect.count("accepted") and
+                  body["rejected"] == expect.count("rejected"), "%s: counts %s" % (form, body))
+            for r, item in zip(results, items):
+                if r["status"] == "accepted":
+                    want = ingsamples.submission_id(FINESS, item["document_id"], 1,
+                                                    __import__("base64").b64decode(item["content"]))
+                    check(r["submission_id"] == want, "%s: id %s != %s" % (form, r, want))
+                    st = wait_until("stored " + r["submission_id"],
+                                    lambda s=r["submission_id"]: final_status(s), 60)
+                    check(st == "stored", "%s: %s ended %s" % (form, r["submission_id"], st))
+            stored = harness.stored_count("INT-%s%s-" % (tag, form))
+            check(stored == expect.count("accepted"), "%s: %d stored" % (form, stored))
+
+
+def test_sync_wait():
+    """Prefer: wait=10 with a worker -> 200 stored, then 200 duplicate; no worker -> 202 after N."""
+    with harness.Stack("intake-sync") as stack:
+        stack.start_gateway()
+        stack.start_worker()
+        tag = uuid.uuid4().hex[:8]
+        ins = ingsamples.TEST_INS[2]
+        content = ("sync %s" % tag).encode()
+        first = ingsamples.envelope("SYNC-%s-a" % tag, content, ins=ins)
+        t0 = time.monotonic()
+        code, hdrs, body = stack.request("POST", "/v1/documents", first, {"Prefer": "wait=10"})
+        check(code == 200 and body.get("status") == "stored",
+              "wait=10 with a worker: %d %s" % (code, body))
+        check(time.monotonic() - t0 < 10, "answered when stored, not at the deadline")
+        check(body["submission_id"] == ingsamples.submission_id(FINESS, first["document_id"], 1,
+                                                                 content), "id %s" % body)
+        # Same patient, content and type under another document id: duplicate.
+        dup = ingsamples.envelope("SYNC-%s-b" % tag, content, ins=ins)
+        code, _, body = stack.request("POST", "/v1/documents", dup, {"Prefer": "wait=10"})
+        check(code == 200 and body.get("status") == "duplicate", "duplicate: %d %s" % (code, body))
+        # The same submission again (a retry): already final, answered from the first read.
+        code, _, body = stack.request("POST", "/v1/documents", first, {"Prefer": "wait=10"})
+        check(code == 200 and body.get("status") == "stored", "retry: %d %s" % (code, body))
+        # An invalid preference is ignored: 202 at once.
+        code, _, body = stack.request("POST", "/v1/documents", doc(tag, 9), {"Prefer": "wait=x"})
+        check(code == 202, "invalid preference: %d %s" % (code, body))
+
+    with harness.Stack("intake-sync-noworker") as stack:
+        stack.start_gateway()
+        t0 = time.monotonic()
+        code, hdrs, body = stack.request("POST", "/v1/documents", doc("nw" + uuid.uuid4().hex[:6], 1),
+                                         {"Prefer": "wait=3"})
+        took = time.monotonic() - t0
+        check(code == 202 and body.get("status") == "accepted" and "location" in hdrs,
+              "no worker: %d %s" % (code, body))
+        check(2.5 <= took < 6, "202 after about 3 s, took %.1f s" % took)
+
+
+def test_rate_limit():
+    """A low per-organisation rate: 429 rate_limited + Retry-After, for documents and batches."""
+    with harness.Stack("intake-rate") as stack:
+        stack.env.update({"ING_GATEWAY_THREADS": "1", "ING_GATEWAY_ORG_DOCS_PER_S": "1",
+                          "ING_GATEWAY_ORG_DOCS_BURST": "3"})
+        stack.start_gateway()
+        tag = uuid.uuid4().hex[:8]
+        codes = []
+        for i in range(5):
+            code, hdrs, body = stack.submit(doc(tag, i))
+            codes.append(code)
+            if code == 429:
+                check(body.get("code") == "rate_limited" and
+                      body.get("status") == 429, "429 body: %s" % body)
+                check(int(hdrs.get("retry-after", "0")) >= 1, "Retry-After: %s" % hdrs)
+        check(codes[:3] == [202, 202, 202] and 429 in codes[3:],
+              "burst of 3 then 429: %s" % codes)
+        # Refused before the body is read when the organisation is known from the head.
+        code, hdrs, body = stack.request("POST", "/v1/documents", doc(tag, 10),
+                                         {"X-Ing-Org": FINESS})
+        check(code == 429 and "retry-after" in hdrs, "pre-body check: %d %s" % (code, body))
+        # Another organisation is not affected.
+        other = ingsamples.envelope("INT-%s-other" % tag, b"other org " + tag.encode(),
+                                    finess=ingsamples.TEST_FINESS[1])
+        code, _, body = stack.submit(other)
+        check(code == 202, "another organisation: %d %s" % (code, body))
+        # A batch whose first item cannot pass is refused whole.
+        code, hdrs, body = stack.request("POST", "/v1/documents:batch",
+                                         [doc(tag, 20), doc(tag, 21)])
+        check(code == 429 and body.get("code") == "rate_limited" and "retry-after" in hdrs,
+              "batch over the limit: %d %s" % (code, body))
+        # After Retry-After the organisation may send again.
+        time.sleep(int(hdrs["retry-after"]) + 0.2)
+        code, _, body = stack.submit(doc(tag, 30))
+        check(code == 202, "after Retry-After: %d %s" % (code, body))
+
+
+def kafka_pid():
+    with open(KAFKA_PID) as f:
+        return int(f.read().strip())
+
+
+def test_broker_frozen_under_load():
+    """Broker frozen: 503 + Retry-After within seconds; every 202'd id stored after recovery."""
+    with harness.Stack("intake-broker") as stack:
+        stack.env.update({"ING_GATEWAY_REQUEST_TIMEOUT_MS": "3000",
+                          "ING_KAFKA_MESSAGE_TIMEOUT_MS": "2500"})
+        stack.start_gateway()
+        stack.start_worker()
+        tag = uuid.uuid4().hex[:8]
+        accepted, outcomes, lock = [], [], threading.Lock()
+        stop = threading.Event()
+
+        def client(k):
+            conn = None
+            i = 0
+            while not stop.is_set():
+                d = doc("%s-%d" % (tag, k), i)
+                i += 1
+                t0 = time.monotonic()
+                try:
+                    conn = conn or http.client.HTTPConnection("127.0.0.1", stack.port, timeout=20)
+                    code, hdrs, body = stack.request("POST", "/v1/documents", d, conn=conn)
+                except (OSError, http.client.HTTPException):
+                    conn = None
+                    continue
+                with lock:
+                    outcomes.append((time.monotonic(), code, time.monotonic() - t0,
+                                     hdrs.get("retry-after")))
+                    if code == 202:
+                        accepted.append(body["submission_id"])
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        pid = kafka_pid()
+        try:
+            time.sleep(2)
+            frozen_at = time.monotonic()
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(10)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        resumed_at = time.monotonic()
+        time.sleep(8)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        during = [o for o in outcomes if frozen_at + 1 < o[0] < resumed_at]
+        after = [o for o in outcomes if o[0] > resumed_at + 4]
+        check(any(o[1] == 202 for o in outcomes if o[0] < frozen_at), "202s before the freeze")
+        unavailable = [o for o in during if o[1] == 503]
+        check(unavailable, "no 503 while the broker was frozen: %s" % during[:5])
+        check(all(o[3] and int(o[3]) >= 1 for o in unavailable), "503 without Retry-After")
+        check(all(o[2] < 6 for o in unavailable),
+              "503 within seconds: slowest %.1f s" % max(o[2] for o in unavailable))
+        check(after and all(o[1] == 202 for o in after),
+              "full recovery: %s" % [o[1] for o in after][:20])
+        # Nothing reported accepted that was not delivered: every 202'd id ends up stored.
+        for sid in accepted:
+            st = wait_until("final status of %s" % sid, lambda s=sid: final_status(s), 60)
+            check(st == "stored", "%s ended %s" % (sid, st))
+
+
+def test_sigterm_in_flight():
+    """SIGTERM with requests in flight (held in flight by a frozen broker): each gets its answer,
+    202 or 503, and the gateway exits 0."""
+    with harness.Stack("intake-term") as stack:
+        stack.env.update({"ING_GATEWAY_REQUEST_TIMEOUT_MS": "5000"})
+        gw = stack.start_gateway()
+        tag = uuid.uuid4().hex[:8]
+        results, sent, lock = [], [], threading.Lock()
+
+        def client(k):
+            conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+            try:
+                conn.request("POST", "/v1/documents", json.dumps(doc(tag, k)).encode(),
+                             {"Content-Type": "application/json"})
+                with lock:
+                    sent.append(k)
+                code = conn.getresponse().status
+            except (OSError, http.client.HTTPException) as e:
+                code = repr(e)
+            with lock:
+                results.append(code)
+
+        pid = kafka_pid()
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(20)]
+        try:
+            os.kill(pid, signal.SIGSTOP)
+            for t in threads:
+                t.start()
+            wait_until("20 requests sent", lambda: len(sent) == 20, 10, 0.02)
+            time.sleep(0.3)  # read by the gateway, waiting for their delivery reports
+            check(not results, "answered before the broker returned: %s" % results)
+            gw.proc.send_signal(signal.SIGTERM)
+            time.sleep(1)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        for t in threads:
+            t.join(30)
+        rc = gw.proc.wait(30)
+        check(rc == 0, "gateway exited %s" % rc)
+        check(len(results) == 20 and all(c in (202, 503) for c in results),
+              "every in-flight request answered 202 or 503: %s" % results)
+
+
+if __name__ == "__main__":
+    harness.run([test_mixed_batches, test_sync_wait, test_rate_limit,
+                 test_broker_frozen_under_load, test_sigterm_in_flight])
