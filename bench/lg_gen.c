@@ -284,7 +284,10 @@ static ing_err_t make_entry(lg_pool_t *p, const lg_gen_conf_t *conf, lg_rng_t *r
         !EVP_DigestUpdate(e->prefix, content->data, tail_start))
         return ING_ERR_NOMEM;
 
-    e->finess = (uint8_t)lg_rng_below(r, 3);
+    e->finess = (uint8_t)lg_rng_below(r, 3); /* drawn anyway: the other draws stay the same */
+    for (uint8_t i = 0; conf->finess && conf->finess[0] && i < 3; i++)
+        if (strcmp(conf->finess, test_finess[i]) == 0)
+            e->finess = i;
     char created[32];
     format_time(conf->now_wall_us - (int64_t)lg_rng_below(r, 3 * 86400) * 1000000, created);
     ing_buf_reset(json);
@@ -339,6 +342,14 @@ ing_err_t lg_pool_create(const lg_gen_conf_t *conf, lg_pool_t **out, char *errst
             return ING_ERR_CONFIG;
         }
         wsum += conf->mix[k];
+    }
+    bool finess_known = !conf->finess || !conf->finess[0];
+    for (int i = 0; i < 3 && !finess_known; i++)
+        finess_known = strcmp(conf->finess, test_finess[i]) == 0;
+    if (!finess_known) {
+        snprintf(errstr, errstr_size, "finess must be one of the test organisations %s, %s, %s",
+                 test_finess[0], test_finess[1], test_finess[2]);
+        return ING_ERR_CONFIG;
     }
     if (wsum <= 0 || conf->pool < 1 || conf->pool > LG_POOL_MAX_ENTRIES || conf->patients < 1 ||
         conf->patients > LG_PATIENTS_MAX || strlen(conf->run_id) != LG_RUN_ID_LEN) {

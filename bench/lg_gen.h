@@ -63,6 +63,7 @@ typedef struct lg_gen_conf {
     size_t pool_max_bytes;          /* generation stops early past this (at least one entry) */
     char run_id[LG_RUN_ID_LEN + 1]; /* [0-9a-z]{8}: makes document ids unique across runs */
     int64_t now_wall_us;            /* created_at values are shortly before this */
+    const char *finess; /* NULL or "": spread over the test organisations; else one of them */
 } lg_gen_conf_t;
 
 /** What one render produced. */

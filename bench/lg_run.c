@@ -1,9 +1,13 @@
 #include "lg_run.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +22,7 @@
 #include "lg_http.h"
 #include "lg_sched.h"
 
-#define HEAD_ROOM 256         /* the request head is written just before the body */
+#define HEAD_ROOM 512         /* the request head is written just before the body */
 #define IN_CAP (1u << 20)     /* a response larger than this is an error */
 #define DUP_RING 4096         /* earlier envelopes a duplicate may repeat */
 #define REQ_SAMPLES 4         /* e2e samples carried by one request */
@@ -30,6 +34,7 @@ enum conn_state { C_CLOSED, C_CONNECTING, C_IDLE, C_BUSY };
 
 typedef struct lg_conn {
     int fd;
+    SSL *ssl; /* https: the session, created once TCP is connected */
     enum conn_state state;
     ing_buf_t out, in, chunk;
     size_t out_off; /* first byte of the request in out */
@@ -78,6 +83,7 @@ struct lg_runner {
     const lg_pool_t *pool;
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    SSL_CTX *tls; /* https: shared read-only by the workers; NULL for http */
     char host_header[160];
     int nworkers;
     lg_worker_t *workers;
@@ -108,6 +114,11 @@ static lg_second_t *second_at(lg_worker_t *wk, int64_t now_us, lg_hist_t **hist)
 
 static void conn_close(lg_worker_t *wk, lg_conn_t *c, int64_t retry_at_us)
 {
+    if (c->ssl) {
+        SSL_free(c->ssl); /* no close_notify: the socket closes at once */
+        c->ssl = NULL;
+        ERR_clear_error();
+    }
     if (c->fd >= 0) {
         epoll_ctl(wk->epfd, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
@@ -241,8 +252,9 @@ static ing_err_t build_request(lg_worker_t *wk, lg_conn_t *c, int64_t now)
     char head[HEAD_ROOM];
     int n = snprintf(head, sizeof(head),
                      "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ingest-loadgen\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                     w->path, r->host_header, c->out.len - HEAD_ROOM);
+                     "%s%s%sContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                     w->path, r->host_header, w->s.api_key[0] ? "Authorization: Bearer " : "",
+                     w->s.api_key, w->s.api_key[0] ? "\r\n" : "", c->out.len - HEAD_ROOM);
     if (n < 0 || n >= HEAD_ROOM)
         return ING_ERR_TOO_BIG;
     c->out_off = HEAD_ROOM - (size_t)n;
@@ -255,8 +267,25 @@ static ing_err_t build_request(lg_worker_t *wk, lg_conn_t *c, int64_t now)
 static bool conn_flush(lg_worker_t *wk, lg_conn_t *c)
 {
     while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n;
+        if (c->ssl) {
+            size_t done = 0;
+            ERR_clear_error();
+            int rc = SSL_write_ex(c->ssl, c->out.data + c->out_off, c->out.len - c->out_off, &done);
+            int e = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, rc);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                conn_watch(wk, c, true);
+                return true;
+            }
+            n = e == SSL_ERROR_NONE ? (ssize_t)done : -1;
+            if (n < 0) {
+                ERR_clear_error();
+                return false;
+            }
+        } else {
+            n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
         if (n > 0) {
             c->out_off += (size_t)n;
             second_at(wk, ing_mono_us(), NULL)->c.bytes_sent += (uint64_t)n;
@@ -400,13 +429,31 @@ static void conn_readable(lg_worker_t *wk, lg_conn_t *c, int64_t now)
             return;
         }
         size_t room = c->in.cap - 1 - c->in.len;
-        ssize_t n = recv(c->fd, w, room, 0);
+        ssize_t n;
+        if (c->ssl) {
+            /* Record by record until OpenSSL wants more from the socket: what it holds
+             * decrypted would not wake epoll up. */
+            size_t got = 0;
+            ERR_clear_error();
+            int rc = SSL_read_ex(c->ssl, w, room, &got);
+            int e = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, rc);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                break;
+            if (e != SSL_ERROR_NONE) {
+                ERR_clear_error();
+                eof = true; /* close_notify, EOF or a TLS error: the connection is over */
+                break;
+            }
+            n = (ssize_t)got;
+        } else {
+            n = recv(c->fd, w, room, 0);
+        }
         if (n > 0) {
             ing_buf_commit(&c->in, (size_t)n);
             second_at(wk, now, NULL)->c.bytes_received += (uint64_t)n;
             if (c->state == C_BUSY && c->measured)
                 wk->totals.bytes_received += (uint64_t)n;
-            if ((size_t)n < room)
+            if ((size_t)n < room && !c->ssl)
                 break;
             continue;
         }
@@ -456,6 +503,47 @@ static void conn_readable(lg_worker_t *wk, lg_conn_t *c, int64_t now)
     }
 }
 
+/* https: creates the session once TCP is up and advances the handshake (still under the
+ * connect deadline). @returns true once it is done; false while it waits, or after closing
+ * the connection on a failure. */
+static bool tls_handshake(lg_worker_t *wk, lg_conn_t *c, int64_t now)
+{
+    const lg_runner_t *r = wk->runner;
+    ERR_clear_error();
+    if (!c->ssl) {
+        struct in6_addr ip;
+        bool numeric =
+            inet_pton(AF_INET, r->w->host, &ip) == 1 || inet_pton(AF_INET6, r->w->host, &ip) == 1;
+        c->ssl = SSL_new(r->tls);
+        if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
+            (numeric ? !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), r->w->host)
+                     : SSL_set1_host(c->ssl, r->w->host) != 1 ||
+                           SSL_set_tlsext_host_name(c->ssl, r->w->host) != 1))
+            goto fail;
+        SSL_set_connect_state(c->ssl);
+    }
+    int rc = SSL_do_handshake(c->ssl);
+    int e = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, rc);
+    if (e == SSL_ERROR_NONE)
+        return true;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        conn_watch(wk, c, e == SSL_ERROR_WANT_WRITE);
+        return false;
+    }
+fail:;
+    char reason[160] = "";
+    unsigned long le = ERR_peek_last_error();
+    if (le)
+        ERR_error_string_n(le, reason, sizeof(reason));
+    ing_log(ING_LOG_WARN, "loadgen", "TLS handshake with %s failed: %s", r->host_header,
+            reason[0] ? reason : "connection closed");
+    ERR_clear_error();
+    wk->totals.conn_errors++;
+    second_at(wk, now, NULL)->c.conn_errors++;
+    conn_close(wk, c, now + RECONNECT_US);
+    return false;
+}
+
 static void conn_event(lg_worker_t *wk, lg_conn_t *c, uint32_t events, int64_t now)
 {
     if (c->state == C_CONNECTING) {
@@ -468,7 +556,9 @@ static void conn_event(lg_worker_t *wk, lg_conn_t *c, uint32_t events, int64_t n
             conn_close(wk, c, now + RECONNECT_US);
             return;
         }
-        if (!(events & EPOLLOUT))
+        if (!(events & EPOLLOUT) && !c->ssl)
+            return;
+        if (wk->runner->tls && !tls_handshake(wk, c, now))
             return;
         conn_watch(wk, c, false);
         conn_set_idle(wk, c);
@@ -576,6 +666,40 @@ static void *worker_main(void *arg)
 
 /* ---- runner -------------------------------------------------------------------------------- */
 
+/* https: TLS 1.2+, the gateway's certificate verified (tls_ca, or the system's CAs), and the
+ * client certificate when one is set. */
+static ing_err_t tls_context(const lg_workload_t *w, SSL_CTX **out, char *errstr, size_t errsz)
+{
+    const lg_settings_t *s = &w->s;
+    const char *what = "cannot create a TLS context";
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
+        goto fail;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    what = "tls_ca: cannot load";
+    if (s->tls_ca[0] ? SSL_CTX_load_verify_locations(ctx, s->tls_ca, NULL) != 1
+                     : SSL_CTX_set_default_verify_paths(ctx) != 1)
+        goto fail;
+    what = "tls_cert / tls_key: cannot load";
+    if (s->tls_cert[0] && (SSL_CTX_use_certificate_chain_file(ctx, s->tls_cert) != 1 ||
+                           SSL_CTX_use_PrivateKey_file(ctx, s->tls_key, SSL_FILETYPE_PEM) != 1 ||
+                           SSL_CTX_check_private_key(ctx) != 1))
+        goto fail;
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    *out = ctx;
+    return ING_OK;
+fail:;
+    char reason[160] = "";
+    unsigned long e = ERR_peek_last_error();
+    if (e)
+        ERR_error_string_n(e, reason, sizeof(reason));
+    ERR_clear_error();
+    snprintf(errstr, errsz, "%s%s%s", what, reason[0] ? ": " : "", reason);
+    SSL_CTX_free(ctx);
+    return ING_ERR_CONFIG;
+}
+
 ing_err_t lg_runner_create(const lg_workload_t *w, const lg_pool_t *pool, lg_runner_t **out,
                            char *errstr, size_t errsz)
 {
@@ -598,9 +722,14 @@ ing_err_t lg_runner_create(const lg_workload_t *w, const lg_pool_t *pool, lg_run
     memcpy(&r->addr, ai->ai_addr, ai->ai_addrlen);
     r->addrlen = ai->ai_addrlen;
     freeaddrinfo(ai);
+    if (w->tls && tls_context(w, &r->tls, errstr, errsz) != ING_OK) {
+        free(r);
+        return ING_ERR_CONFIG;
+    }
     r->nworkers = (int)w->s.threads;
     r->workers = calloc((size_t)r->nworkers, sizeof(lg_worker_t));
     if (!r->workers) {
+        SSL_CTX_free(r->tls);
         free(r);
         return ING_ERR_NOMEM;
     }
@@ -628,6 +757,7 @@ void lg_runner_destroy(lg_runner_t *r)
         free(r->workers[i].e2e);
     free(r->workers);
     free(r->e2e_all);
+    SSL_CTX_free(r->tls);
     free(r);
 }
 

@@ -50,6 +50,16 @@ const cfg_setting_t lg_settings_table[] = {
      "fail (exit 1) when a step's p99 is above this; 0 = no threshold"},
     {"max_error_rate", CFG_STRING, S(max_error_rate), 16, "-1", 0, 0, false,
      "fail (exit 1) when a step's error rate is above this; -1 = no threshold"},
+    {"tls_cert", CFG_PATH, S(tls_cert), 256, "", 0, 0, false,
+     "https: PEM client certificate (mTLS); empty = none"},
+    {"tls_key", CFG_PATH, S(tls_key), 256, "", 0, 0, false, "https: PEM key of tls_cert"},
+    {"tls_ca", CFG_PATH, S(tls_ca), 256, "", 0, 0, false,
+     "https: PEM bundle that verifies the gateway's certificate; empty = the system's"},
+    {"api_key", CFG_STRING, S(api_key), 160, "", 0, 0, true,
+     "sent as Authorization: Bearer <api_key>; empty = no header"},
+    {"finess", CFG_STRING, S(finess), 16, "", 0, 0, false,
+     "every document's source.finess (one of the test organisations, to match the credential); "
+     "empty = spread over 750712184, 010780054, 130783236"},
     CFG_END,
 };
 
@@ -88,7 +98,8 @@ ing_err_t lg_workload_set(lg_workload_t *w, const char *name, const char *value,
         *(long long *)field = v;
         return ING_OK;
     }
-    if (s->type == CFG_STRING && strlen(value) < s->size) {
+    /* A path on the command line is taken from the working directory, as from the environment. */
+    if ((s->type == CFG_STRING || s->type == CFG_PATH) && strlen(value) < s->size) {
         strcpy(field, value);
         return ING_OK;
     }
@@ -168,17 +179,18 @@ int lg_parse_rates(const char *text, double *rates, int max)
     return n;
 }
 
-bool lg_parse_url(const char *url, char *host, size_t host_size, int *port)
+bool lg_parse_url(const char *url, char *host, size_t host_size, int *port, bool *tls)
 {
-    if (strncmp(url, "http://", 7) != 0)
+    *tls = strncmp(url, "https://", 8) == 0;
+    if (!*tls && strncmp(url, "http://", 7) != 0)
         return false;
-    const char *h = url + 7;
+    const char *h = url + (*tls ? 8 : 7);
     size_t hl = strcspn(h, ":/");
     if (hl == 0 || hl >= host_size)
         return false;
     memcpy(host, h, hl);
     host[hl] = '\0';
-    *port = 80;
+    *port = *tls ? 443 : 80;
     if (h[hl] == ':') {
         char *end;
         long v = strtol(h + hl + 1, &end, 10);
@@ -222,8 +234,14 @@ ing_err_t lg_workload_finish(lg_workload_t *w, char *errstr, size_t errsz)
 {
     lg_settings_t *s = &w->s;
     const char *what = NULL;
-    if (!lg_parse_url(s->url, w->host, sizeof(w->host), &w->port))
-        what = "url must be http://host:port (https is not supported yet)";
+    if (!lg_parse_url(s->url, w->host, sizeof(w->host), &w->port, &w->tls))
+        what = "url must be http://host:port or https://host:port";
+    else if (!w->tls && (s->tls_cert[0] || s->tls_key[0] || s->tls_ca[0]))
+        what = "tls_cert, tls_key and tls_ca need an https:// url";
+    else if (!s->tls_cert[0] != !s->tls_key[0])
+        what = "tls_cert and tls_key go together";
+    else if (strcspn(s->api_key, "\r\n ") != strlen(s->api_key))
+        what = "api_key must not hold spaces or line breaks";
     else if (s->rate_sweep[0])
         w->steps = lg_parse_rates(s->rate_sweep, w->rates, LG_SWEEP_MAX);
     else

@@ -37,6 +37,9 @@ typedef struct lg_settings {
     long long timeout_ms;
     char e2e_sample[16];
     char max_p99_ms[16], max_error_rate[16];
+    char tls_cert[256], tls_key[256], tls_ca[256]; /* https: client certificate, CA bundle */
+    char api_key[160];                             /* "" = no Authorization header */
+    char finess[16]; /* "" = the three test organisations; else every document's source */
 } lg_settings_t;
 
 /** The parsed workload. */
@@ -48,6 +51,7 @@ typedef struct lg_workload {
     int batch; /* documents per request (1 for the single endpoint) */
     char host[128];
     int port;
+    bool tls;       /* https:// */
     char path[128]; /* "/v1/documents" or "/v1/documents:batch" */
     double mix[LG_KIND__COUNT];
     size_t size_lo[LG_KIND__COUNT], size_hi[LG_KIND__COUNT]; /* content bytes; 0,0 = default */
@@ -79,7 +83,7 @@ bool lg_parse_sizes(const char *text, size_t lo[LG_KIND__COUNT], size_t hi[LG_KI
 /** Parses "500,1000,2000" (each > 0, or "max"/0 for closed loop). @returns the count, 0 on error.
  */
 int lg_parse_rates(const char *text, double *rates, int max);
-/** Parses "http://host:port[/...]". */
-bool lg_parse_url(const char *url, char *host, size_t host_size, int *port);
+/** Parses "http://host:port[/...]" or "https://..." (*tls set; default port 443). */
+bool lg_parse_url(const char *url, char *host, size_t host_size, int *port, bool *tls);
 
 #endif

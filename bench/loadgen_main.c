@@ -184,6 +184,7 @@ int main(int argc, char **argv)
         .pool = (size_t)w.s.pool,
         .pool_max_bytes = (size_t)w.s.pool_max_mb << 20,
         .now_wall_us = ing_wall_us(),
+        .finess = w.s.finess,
     };
     make_run_id(&w, gc.run_id);
     memcpy(gc.mix, w.mix, sizeof(gc.mix));

@@ -305,6 +305,40 @@ def test_tls_framing():
         check(data == b"" and 1.0 <= waited < 8, "silent client: %r after %.1fs" % (data, waited))
 
 
+def test_loadgen_over_tls():
+    """bench/ingest-loadgen speaks HTTPS with a client certificate, or with an API key."""
+    key = secrets.token_hex(32)
+    loadgen = os.path.join(harness.BUILD, "bench", "ingest-loadgen")
+    with tempfile.TemporaryDirectory() as folder, harness.Stack("identity-lg") as stack:
+        pki = Pki(folder)
+        port = start_tls_gateway(stack, folder, pki, "optional", {OTHER: key})
+        runs = {"certificate": ["tls_cert=" + pki.clients["good"][0],
+                                "tls_key=" + pki.clients["good"][1], "finess=" + ORG],
+                "api_key": ["api_key=" + key, "finess=" + OTHER]}
+        for name, sets in runs.items():
+            out = os.path.join(folder, "lg-" + name)
+            argv = [loadgen, "--smoke", "--url", "https://127.0.0.1:%d" % port, "--out", out,
+                    "--duration", "3", "--warmup", "1", "--set", "tls_ca=" + pki.ca]
+            for kv in sets:
+                argv += ["--set", kv]
+            run = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                                 env={k: v for k, v in stack.env.items()
+                                      if not k.startswith("ING_")})
+            check(run.returncode == 0, "loadgen over TLS (%s) exited %d:\n%s%s"
+                  % (name, run.returncode, run.stdout[-2000:], run.stderr[-2000:]))
+            with open(os.path.join(out, "summary.txt")) as f:
+                summary = f.read()
+            check("errors=0 " in summary and "sent=0 " not in summary,
+                  "loadgen over TLS (%s): %s" % (name, summary))
+        # Without credentials every request is refused: the run fails.
+        run = subprocess.run([loadgen, "--smoke", "--url", "https://127.0.0.1:%d" % port, "--out",
+                              os.path.join(folder, "lg-none"), "--duration", "2", "--warmup", "0",
+                              "--set", "tls_ca=" + pki.ca], capture_output=True, text=True,
+                             timeout=120, env={k: v for k, v in stack.env.items()
+                                               if not k.startswith("ING_")})
+        check(run.returncode != 0, "loadgen without credentials succeeded:\n%s" % run.stdout)
+
+
 def test_plain_http_loopback_trust():
     with harness.Stack("identity-plain") as stack:
         stack.start_gateway()  # config/local/gateway.conf: plain HTTP, trust_loopback
@@ -330,4 +364,4 @@ def test_plain_http_loopback_trust():
 
 if __name__ == "__main__":
     harness.run([test_optional_client_certificates, test_required_client_certificates,
-                 test_tls_framing, test_plain_http_loopback_trust])
+                 test_tls_framing, test_loadgen_over_tls, test_plain_http_loopback_trust])
