@@ -1,5 +1,7 @@
 #include "ing_envelope.h"
 
+#include "ing_json.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -203,6 +205,16 @@ ing_err_t ing_envelope_from_jansson(const ing_policy_t *policy, const void *json
 
 ing_err_t ing_envelope_parse_json(const ing_policy_t *policy, const char *json, size_t len,
                                   int64_t now_us, ing_envelope_t *env, ing_problem_t *problem)
+{
+    ing_err_t err = ing_json_envelope(policy, json, len, env, problem);
+    if (err)
+        return err;
+    return ing_envelope_validate(policy, env, now_us, problem);
+}
+
+ing_err_t ing_envelope_parse_json_jansson(const ing_policy_t *policy, const char *json, size_t len,
+                                          int64_t now_us, ing_envelope_t *env,
+                                          ing_problem_t *problem)
 {
     json_error_t jerr;
     /* Duplicate keys are refused by jansson itself; invalid UTF-8 too. */

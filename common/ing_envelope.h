@@ -57,6 +57,7 @@ void ing_envelope_fini(ing_envelope_t *env);
 
 /**
  * Parses one JSON envelope (duplicate keys, unknown fields, wrong types, invalid UTF-8 refused)
+ * with ing_json (one pass, no tree; the content is decoded straight from the request bytes)
  * and runs ing_envelope_validate on it.
  * @param now_us wall-clock time of the submission (type code validity).
  * @returns ING_OK, or the contract code with *problem filled. On success env owns the decoded
@@ -65,6 +66,15 @@ void ing_envelope_fini(ing_envelope_t *env);
 ing_err_t ing_envelope_parse_json(const ing_policy_t *policy, const char *json, size_t len,
                                   int64_t now_us, ing_envelope_t *env,
                                   ing_problem_t *problem) ING_MUST_CHECK;
+
+/**
+ * The jansson-based parser that ing_envelope_parse_json used until ing_json replaced it: the
+ * reference the differential test (tests/unit/test_json.c), the fuzzer and the benchmark compare
+ * the new parser with. Same contract; slower (it builds a tree and copies the content twice).
+ */
+ing_err_t ing_envelope_parse_json_jansson(const ing_policy_t *policy, const char *json, size_t len,
+                                          int64_t now_us, ing_envelope_t *env,
+                                          ing_problem_t *problem) ING_MUST_CHECK;
 
 /**
  * Same, from an already parsed jansson object (one item of a batch). The json_t is borrowed;
