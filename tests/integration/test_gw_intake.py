@@ -274,6 +274,32 @@ def test_sigterm_in_flight():
               "every in-flight request answered 202 or 503: %s" % results)
 
 
+def test_slow_body():
+    """Slowloris: a body dripping under gateway.min_body_rate_bytes_per_s after the grace gets 408;
+    a fast one on the same settings is accepted."""
+    import socket
+    with harness.Stack("intake-slow") as stack:
+        stack.env.update({"ING_GATEWAY_BODY_RATE_GRACE_MS": "1000"})
+        stack.start_gateway()
+        s = socket.create_connection(("127.0.0.1", stack.port))
+        s.sendall(b"POST /v1/documents HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100000\r\n\r\n")
+        s.settimeout(0.3)
+        t0, out = time.monotonic(), b""
+        while not out and time.monotonic() - t0 < 8:
+            try:
+                s.sendall(b" " * 10)
+                out = s.recv(4096)
+            except socket.timeout:
+                pass
+        took = time.monotonic() - t0
+        s.close()
+        check(out.startswith(b"HTTP/1.1 408 "), "slow body: %r" % out[:80])
+        check(0.9 <= took < 4, "408 soon after the grace: %.1f s" % took)
+        code, _, body = stack.submit(doc(uuid.uuid4().hex[:8], 1))
+        check(code == 202, "a normal upload: %d %s" % (code, body))
+
+
 if __name__ == "__main__":
     harness.run([test_mixed_batches, test_sync_wait, test_rate_limit,
-                 test_broker_frozen_under_load, test_sigterm_in_flight])
+                 test_broker_frozen_under_load, test_sigterm_in_flight, test_slow_body])
