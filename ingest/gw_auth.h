@@ -40,8 +40,8 @@ typedef struct gw_auth_peer {
 
 /** Who a request is from. */
 typedef struct gw_auth_id {
-    char org[ING_FINESS_LEN + 1]; /* the FINESS; under loopback trust "" = any organisation */
-    bool trusted;                 /* loopback trust: a body names its own organisation */
+    char org[ING_FINESS_LEN + 1]; /* the FINESS; under loopback trust, X-Ing-Org's or "" (any) */
+    bool trusted;                 /* loopback trust: without X-Ing-Org a body names its own */
     const char *method;           /* "api_key", "certificate" or "loopback", for logs */
 } gw_auth_id_t;
 
