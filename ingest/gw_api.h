@@ -48,6 +48,9 @@ typedef struct gw_api_state gw_api_state_t;
 ing_err_t gw_api_state_create(gw_loop_t *loop, gw_api_state_t **out) ING_MUST_CHECK;
 void gw_api_state_destroy(gw_api_state_t *st);
 
+/** Requests of this thread waiting for a final status (Prefer: wait) now. */
+size_t gw_api_waiting(gw_loop_t *loop);
+
 /** The API's timers (Prefer: wait deadlines, shut-down). @returns the next deadline. */
 int64_t gw_api_tick(gw_loop_t *loop, int64_t now_us);
 

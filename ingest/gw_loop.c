@@ -109,6 +109,7 @@ struct gw_loop {
     size_t kafka_bytes;       /* records produced and not yet reported */
     size_t inflight_cap;      /* this thread's share of gateway.max_inflight_bytes */
     struct gw_api_state *api; /* rate limits, waiting requests (gw_api) */
+    int64_t kafka_served_us;  /* last gw_producer_serve */
 };
 
 static void conn_drive(gw_conn_t *c);
@@ -185,12 +186,16 @@ void gw_loop_kafka_bytes(gw_loop_t *loop, long long delta)
 static bool admit_body(gw_loop_t *loop, gw_problem_t *p)
 {
     const char *why = NULL;
-    if (loop->kafka_bytes > (size_t)loop->conf.settings->kafka_high_water_bytes)
+    gw_unavailable_t reason = GW_UNAVAIL_KAFKA_BACKLOG;
+    if (loop->kafka_bytes > (size_t)loop->conf.settings->kafka_high_water_bytes) {
         why = "Kafka is not keeping up; retry later";
-    else if (loop->buffered_bytes + loop->kafka_bytes > loop->inflight_cap)
+    } else if (loop->buffered_bytes + loop->kafka_bytes > loop->inflight_cap) {
         why = "too many bytes in flight; retry later";
+        reason = GW_UNAVAIL_INFLIGHT_BYTES;
+    }
     if (!why)
         return true;
+    gw_metrics_unavailable(loop->metrics, reason);
     gw_problem_http(p, 503, why);
     return false;
 }
@@ -410,6 +415,7 @@ static bool conn_process_input(gw_conn_t *c)
         if (gw_ratelimit_body_too_slow(c->in.len - (size_t)h, loop->now_us - c->body_start_us,
                                        s->min_body_rate_bytes_per_s,
                                        s->body_rate_grace_ms * 1000)) {
+            gw_metrics_add(&loop->metrics->timeouts_408[GW_408_SLOW_BODY], 1);
             fail_request(c, 408, "the body arrives too slowly");
             return true;
         }
@@ -425,7 +431,9 @@ static bool conn_process_input(gw_conn_t *c)
     if (++loop->next_seq == 0)
         loop->next_seq = 1;
     c->request_seq = loop->next_seq;
-    set_events(c, 0);
+    /* Reading stops while the API has the request, but the interest is dropped only if the
+     * socket signals (conn_on_event): a closed-loop client sends nothing meanwhile, so the
+     * request costs no epoll_ctl at all. */
     gw_api_handle(loop, c, &req, raw, body_len);
     if (c->state == C_FREE)
         return false;
@@ -445,7 +453,6 @@ static void conn_drive(gw_conn_t *c)
         case C_LINGER:
             goto out;
         case C_WAIT:
-            set_events(c, 0);
             goto out;
         case C_WRITE: {
             int r = conn_flush(c);
@@ -571,6 +578,7 @@ static void conn_handshake(gw_conn_t *c)
         return;
     }
     if (r != 1) {
+        gw_metrics_add(&loop->metrics->tls_handshake_fails, 1);
         ing_log(ING_LOG_DEBUG, "loop", "thread=%d TLS handshake failed: %s", loop->conf.thread_no,
                 gw_tls_last_error(c->tls));
         conn_close(c);
@@ -601,6 +609,11 @@ static void conn_on_event(gw_conn_t *c, uint32_t events)
         conn_handshake(c);
         return;
     }
+    if (c->state == C_WAIT) {
+        c->tls_want = 0; /* nothing is read meanwhile: stop the level-triggered wake-ups */
+        set_events(c, 0);
+        return;
+    }
     if (c->tls_want & events) {
         /* The direction a TLS read or write waited for: retry both. */
         c->tls_want = 0;
@@ -628,12 +641,14 @@ static void conn_on_timeout(gw_conn_t *c)
             conn_close(c);
             return;
         }
+        gw_metrics_add(&c->loop->metrics->timeouts_408[GW_408_HEADER], 1);
         fail_request(c, 408, "the request was not received in time");
         return;
     case C_WAIT: {
         gw_problem_t p;
         gw_problem_from_err(&p, ING_ERR_UNAVAILABLE, "",
                             "the request could not be completed in time; retry later");
+        gw_metrics_unavailable(c->loop->metrics, GW_UNAVAIL_TIMEOUT);
         timer_set(c, T_REQUEST); /* bounds the write of this answer */
         gw_conn_respond_problem(c, &p);
         return;
@@ -665,6 +680,7 @@ static void on_accept(gw_loop_t *loop)
         }
         gw_conn_t *c = loop->free_list;
         if (!c) {
+            gw_metrics_unavailable(loop->metrics, GW_UNAVAIL_CONNECTIONS);
             if (loop->conf.tls)
                 close(fd); /* a plain-text 503 means nothing to a TLS client */
             else
@@ -806,6 +822,10 @@ static void publish_gauges(gw_loop_t *loop)
                           memory_order_relaxed);
     atomic_store_explicit(&m->kafka_up, !gw_producer_brokers_down(loop->producer),
                           memory_order_relaxed);
+    atomic_store_explicit(&m->kafka_backlog,
+                          loop->kafka_bytes > (size_t)loop->conf.settings->kafka_high_water_bytes,
+                          memory_order_relaxed);
+    atomic_store_explicit(&m->waiting, (int_fast64_t)gw_api_waiting(loop), memory_order_relaxed);
     atomic_store_explicit(&m->status_rows_dropped, gw_status_dropped(loop->status),
                           memory_order_relaxed);
 }
@@ -853,6 +873,7 @@ void gw_loop_run(gw_loop_t *loop)
                 break;
             case TAG_KAFKA:
                 gw_producer_serve(loop->producer);
+                loop->kafka_served_us = loop->now_us;
                 break;
             case TAG_PG:
                 gw_status_on_io(loop->status, evs[i].events);
@@ -863,8 +884,13 @@ void gw_loop_run(gw_loop_t *loop)
                 break;
             }
         }
-        if (n == 0)
-            gw_producer_serve(loop->producer); /* cheap; covers a missed wake-up */
+        /* Cheap; covers a missed wake-up, and serves librdkafka's error and statistics events
+         * (readiness) at least every 100 ms: their wake-ups were seen to be missed while
+         * clients kept the loop busy. */
+        if (n == 0 || loop->now_us - loop->kafka_served_us > 100000) {
+            gw_producer_serve(loop->producer);
+            loop->kafka_served_us = loop->now_us;
+        }
     }
     /* The last delivery reports may still queue 'accepted' rows and answer connections, so
      * they run here, on this thread, before anything is freed; as stopping, an answered

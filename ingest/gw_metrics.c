@@ -44,6 +44,15 @@ gw_metrics_t *gw_metrics_create(int nthreads)
         atomic_init(&t->status_rows_dropped, 0);
         atomic_init(&t->inserts_queued, 0);
         atomic_init(&t->inserts_done, 0);
+        for (int k = 0; k < GW_UNAVAIL__COUNT; k++)
+            atomic_init(&t->unavailable[k], 0);
+        for (int k = 0; k < GW_408__COUNT; k++)
+            atomic_init(&t->timeouts_408[k], 0);
+        atomic_init(&t->rate_limited, 0);
+        atomic_init(&t->waits_started, 0);
+        atomic_init(&t->tls_handshake_fails, 0);
+        atomic_init(&t->waiting, 0);
+        atomic_init(&t->kafka_backlog, false);
         atomic_init(&t->connections_open, 0);
         atomic_init(&t->producer_queue, 0);
         atomic_init(&t->bytes_in_flight, 0);
@@ -155,6 +164,57 @@ ing_err_t gw_metrics_render(gw_metrics_t *m, ing_buf_t *out)
         err = ing_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", series[k].name,
                              series[k].help, series[k].name, series[k].type, series[k].name, v);
     }
+    static const char *const unavail_names[GW_UNAVAIL__COUNT] = {
+        [GW_UNAVAIL_KAFKA_BACKLOG] = "kafka_backlog",
+        [GW_UNAVAIL_INFLIGHT_BYTES] = "inflight_bytes",
+        [GW_UNAVAIL_PRODUCER_QUEUE] = "producer_queue",
+        [GW_UNAVAIL_DELIVERY] = "delivery",
+        [GW_UNAVAIL_TIMEOUT] = "timeout",
+        [GW_UNAVAIL_CONNECTIONS] = "connections",
+        [GW_UNAVAIL_DATABASE] = "database",
+    };
+    if (!err)
+        err = ing_buf_printf(out, "# HELP ing_gateway_unavailable_total Requests answered 503 "
+                                  "and batch items answered unavailable, by reason.\n"
+                                  "# TYPE ing_gateway_unavailable_total counter\n");
+    for (int k = 0; k < GW_UNAVAIL__COUNT && !err; k++)
+        err = ing_buf_printf(
+            out, "ing_gateway_unavailable_total{reason=\"%s\"} %llu\n", unavail_names[k],
+            (unsigned long long)sum_counter(m, offsetof(gw_thread_metrics_t, unavailable[k])));
+    static const char *const t408_names[GW_408__COUNT] = {
+        [GW_408_HEADER] = "header", [GW_408_SLOW_BODY] = "slow_body"};
+    if (!err)
+        err = ing_buf_printf(out, "# HELP ing_gateway_request_timeouts_total Requests answered "
+                                  "408, by what was late.\n"
+                                  "# TYPE ing_gateway_request_timeouts_total counter\n");
+    for (int k = 0; k < GW_408__COUNT && !err; k++)
+        err = ing_buf_printf(
+            out, "ing_gateway_request_timeouts_total{reason=\"%s\"} %llu\n", t408_names[k],
+            (unsigned long long)sum_counter(m, offsetof(gw_thread_metrics_t, timeouts_408[k])));
+    static const struct {
+        const char *name, *type, *help;
+        size_t offset;
+        bool gauge;
+    } more[] = {
+        {"ing_gateway_rate_limited_total", "counter",
+         "Requests and batch items refused by an organisation's rate limit (429).",
+         offsetof(gw_thread_metrics_t, rate_limited), false},
+        {"ing_gateway_wait_requests_total", "counter",
+         "Requests held for their final status (Prefer: wait).",
+         offsetof(gw_thread_metrics_t, waits_started), false},
+        {"ing_gateway_waiting_requests", "gauge",
+         "Requests held for their final status now (Prefer: wait).",
+         offsetof(gw_thread_metrics_t, waiting), true},
+        {"ing_gateway_tls_handshake_failures_total", "counter",
+         "TLS handshakes that failed (protocol, certificate or client errors).",
+         offsetof(gw_thread_metrics_t, tls_handshake_fails), false},
+    };
+    for (size_t k = 0; k < sizeof(more) / sizeof(more[0]) && !err; k++) {
+        long long v = more[k].gauge ? (long long)sum_gauge(m, more[k].offset)
+                                    : (long long)sum_counter(m, more[k].offset);
+        err = ing_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", more[k].name,
+                             more[k].help, more[k].name, more[k].type, more[k].name, v);
+    }
     int db = 0, kafka = 0;
     for (int i = 0; i < m->nthreads; i++) {
         db += LOAD(m->threads[i].db_connected);
@@ -201,7 +261,12 @@ bool gw_metrics_ready(gw_metrics_t *m, char *why, size_t why_size)
             return false;
         }
         if (!LOAD(t->kafka_up)) {
-            snprintf(why, why_size, "thread %d: all Kafka brokers are down", i + 1);
+            snprintf(why, why_size, "thread %d: no Kafka broker connection is up", i + 1);
+            return false;
+        }
+        if (LOAD(t->kafka_backlog)) {
+            snprintf(why, why_size,
+                     "thread %d: records waiting for Kafka are above the high-water mark", i + 1);
             return false;
         }
     }

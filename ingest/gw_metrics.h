@@ -27,6 +27,25 @@ typedef enum gw_route {
 
 #define GW_METRICS_STATUSES 21 /* the statuses we send, plus "other" */
 
+/** Why a request (or a batch item) was answered 503 / "unavailable". */
+typedef enum gw_unavailable {
+    GW_UNAVAIL_KAFKA_BACKLOG,  /* unacknowledged records over kafka_high_water_bytes */
+    GW_UNAVAIL_INFLIGHT_BYTES, /* buffered + unacknowledged bytes over max_inflight_bytes */
+    GW_UNAVAIL_PRODUCER_QUEUE, /* librdkafka refused the record (queue full) */
+    GW_UNAVAIL_DELIVERY,       /* Kafka did not acknowledge the record */
+    GW_UNAVAIL_TIMEOUT,        /* request_timeout_ms passed while waiting */
+    GW_UNAVAIL_CONNECTIONS,    /* over max_connections */
+    GW_UNAVAIL_DATABASE,       /* submission reads while the database is unreachable */
+    GW_UNAVAIL__COUNT
+} gw_unavailable_t;
+
+/** Request timeouts answered 408, by what was late. */
+typedef enum gw_timeout408 {
+    GW_408_HEADER,    /* the head was not complete within header_timeout_ms */
+    GW_408_SLOW_BODY, /* the body came slower than min_body_rate_bytes_per_s */
+    GW_408__COUNT
+} gw_timeout408_t;
+
 typedef struct gw_thread_metrics {
     _Alignas(64) atomic_uint_fast64_t requests[GW_ROUTE__COUNT][GW_METRICS_STATUSES];
     atomic_uint_fast64_t documents_accepted;
@@ -37,12 +56,19 @@ typedef struct gw_thread_metrics {
     /* 'accepted' inserts queued, and finished (committed or dropped): see gw_status. */
     atomic_uint_fast64_t inserts_queued;
     atomic_uint_fast64_t inserts_done;
+    atomic_uint_fast64_t unavailable[GW_UNAVAIL__COUNT];
+    atomic_uint_fast64_t timeouts_408[GW_408__COUNT];
+    atomic_uint_fast64_t rate_limited;        /* requests and batch items answered 429 */
+    atomic_uint_fast64_t waits_started;       /* Prefer: wait requests held for a final status */
+    atomic_uint_fast64_t tls_handshake_fails; /* handshakes that failed (not timed out) */
     /* Gauges, refreshed by the loop at every iteration. */
     atomic_int_fast64_t connections_open;
     atomic_int_fast64_t producer_queue;  /* records librdkafka holds */
     atomic_int_fast64_t bytes_in_flight; /* buffered request bytes + unacknowledged records */
     atomic_bool db_connected;
-    atomic_bool kafka_up; /* false after "all brokers down", true again after a delivery */
+    atomic_int_fast64_t waiting; /* Prefer: wait requests held now */
+    atomic_bool kafka_up; /* false while no broker connection is up (gw_producer_brokers_down) */
+    atomic_bool kafka_backlog; /* unacknowledged record bytes over kafka_high_water_bytes */
     atomic_bool draining;
 } gw_thread_metrics_t;
 
@@ -64,6 +90,13 @@ static inline void gw_metrics_add(atomic_uint_fast64_t *counter, uint64_t n)
 /** Counts one answered request. @locality the block's thread. */
 void gw_metrics_count_request(gw_thread_metrics_t *t, gw_route_t route, int status);
 
+/** Counts one 503 (or batch item answered unavailable) by its reason. @locality the block's thread.
+ */
+static inline void gw_metrics_unavailable(gw_thread_metrics_t *t, gw_unavailable_t why)
+{
+    gw_metrics_add(&t->unavailable[why], 1);
+}
+
 /** Appends the Prometheus exposition of every thread's counters, summed. */
 ing_err_t gw_metrics_render(gw_metrics_t *m, ing_buf_t *out) ING_MUST_CHECK;
 
@@ -79,8 +112,9 @@ void gw_metrics_inserts_snapshot(gw_metrics_t *m, uint64_t *snap);
 bool gw_metrics_inserts_caught_up(gw_metrics_t *m, const uint64_t *snap);
 
 /**
- * Readiness of the whole process: every thread has its database connection and has not seen
- * all brokers down since its last delivery, and none is draining. why gets the first reason.
+ * Readiness of the whole process: none is draining, and every thread has its database
+ * connection, a broker connection up, and its unacknowledged records under the high-water
+ * mark. why gets the first reason.
  */
 bool gw_metrics_ready(gw_metrics_t *m, char *why, size_t why_size);
 

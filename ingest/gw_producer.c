@@ -17,7 +17,11 @@ struct gw_producer {
     int pipe_rd, pipe_wr; /* librdkafka writes "1" to pipe_wr when its queue fills */
     gw_delivery_fn *on_delivery;
     void *cb_opaque;
-    bool brokers_down; /* set by error_cb, cleared by a successful delivery */
+    /* Set by error_cb (all brokers down) and by a statistics report without a broker UP;
+     * cleared by a successful delivery or a report with one: readiness follows the broker
+     * connections even while no record is produced. */
+    bool brokers_down;
+    uint64_t stats_reports;
 };
 
 static ing_err_t translate(rd_kafka_resp_err_t err)
@@ -65,6 +69,39 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
             rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/*
+ * Whether a librdkafka statistics report (JSON, statistics.interval.ms) shows a broker
+ * connection UP: each broker object of "brokers" has a "state" ("INIT", "DOWN", "CONNECT",
+ * "AUTH", "APIVERSION_QUERY", "AUTH_HANDSHAKE", "UP", "UPDATE"). Only brokers' objects carry
+ * "state" before the "topics" object in a producer's report.
+ */
+bool gw_producer_stats_broker_up(const char *json, size_t len)
+{
+    static const char key[] = "\"state\":\"UP\"";
+    const char *brokers = memmem(json, len, "\"brokers\":", 10);
+    if (!brokers)
+        return false;
+    const char *end = json + len;
+    const char *topics = memmem(brokers, (size_t)(end - brokers), "\"topics\":", 9);
+    if (topics)
+        end = topics;
+    return memmem(brokers, (size_t)(end - brokers), key, sizeof(key) - 1) != NULL;
+}
+
+/* @locality the loop's thread: stats are served by rd_kafka_poll from the main queue. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    (void)rk;
+    gw_producer_t *p = opaque;
+    bool up = gw_producer_stats_broker_up(json, json_len);
+    if (up == p->brokers_down)
+        ing_log(up ? ING_LOG_INFO : ING_LOG_WARN, "producer", "%s: %s", rd_kafka_name(p->rk),
+                up ? "a broker connection is up again" : "no broker connection is up");
+    p->brokers_down = !up;
+    p->stats_reports++;
+    return 0; /* librdkafka frees json */
+}
+
 ing_err_t gw_producer_create(const gw_producer_conf_t *conf, gw_producer_t **out, char *errstr,
                              size_t errstr_size)
 {
@@ -80,7 +117,11 @@ ing_err_t gw_producer_create(const gw_producer_conf_t *conf, gw_producer_t **out
     /* Our defaults, overridden by kafka.* from the settings. message.timeout.ms is shorter
      * than gateway.request_timeout_ms (30 s) so that the delivery verdict normally reaches
      * the waiting request; no compression because the workers compress documents with zstd;
-     * the local queue is bounded per thread (128 MiB). */
+     * the local queue is bounded per thread (128 MiB). linger.ms 0: every request waits for
+     * its own acknowledgement, so a linger is paid in full by each client (5 ms made a
+     * closed-loop client 2.4x slower, bench/results/2026-11-28-gwperf.md); under load
+     * records still batch while earlier produce requests are in flight. Statistics every
+     * second tell readiness whether a broker connection is up (stats_cb). */
     const char *const defaults[] = {"acks",
                                     "all",
                                     "enable.idempotence",
@@ -88,9 +129,11 @@ ing_err_t gw_producer_create(const gw_producer_conf_t *conf, gw_producer_t **out
                                     "message.timeout.ms",
                                     "10000",
                                     "linger.ms",
-                                    "5",
+                                    "0",
                                     "compression.type",
                                     "none",
+                                    "statistics.interval.ms",
+                                    "1000",
                                     "queue.buffering.max.kbytes",
                                     "131072",
                                     "message.max.bytes",
@@ -104,6 +147,7 @@ ing_err_t gw_producer_create(const gw_producer_conf_t *conf, gw_producer_t **out
     rd_kafka_conf_set_dr_msg_cb(kc, dr_msg_cb);
     rd_kafka_conf_set_log_cb(kc, log_cb);
     rd_kafka_conf_set_error_cb(kc, error_cb);
+    rd_kafka_conf_set_stats_cb(kc, stats_cb);
     rd_kafka_conf_set_opaque(kc, p);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size);
     if (!p->rk) {
@@ -174,8 +218,10 @@ int gw_producer_fd(const gw_producer_t *p)
 
 void gw_producer_serve(gw_producer_t *p)
 {
-    char drain[64];
-    while (read(p->pipe_rd, drain, sizeof(drain)) > 0)
+    /* librdkafka writes one byte each time its queue turns non-empty: a short read means the
+     * pipe is empty, so there is no second read (and EAGAIN) per wake-up. */
+    char drain[256];
+    while (read(p->pipe_rd, drain, sizeof(drain)) == (ssize_t)sizeof(drain))
         ;
     rd_kafka_poll(p->rk, 0);
 }

@@ -70,8 +70,15 @@ ing_err_t gw_producer_send(gw_producer_t *p, const char *key, size_t key_len, vo
                            size_t value_len, void *msg_opaque, char *why,
                            size_t why_size) ING_MUST_CHECK;
 
-/** True after librdkafka reported all brokers down, until the next successful delivery. */
+/**
+ * True while no broker connection is up: after librdkafka reported all brokers down, or a
+ * statistics report (every statistics.interval.ms, 1 s by default) showed no broker UP; false
+ * again after a successful delivery or a report with a broker UP.
+ */
 bool gw_producer_brokers_down(const gw_producer_t *p);
+
+/** Whether a librdkafka statistics JSON shows a broker connection UP (pure, for tests). */
+bool gw_producer_stats_broker_up(const char *json, size_t len);
 
 /** Records and requests librdkafka still holds (queued, in flight, reports not served). */
 int gw_producer_outq_len(gw_producer_t *p);

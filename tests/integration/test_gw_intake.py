@@ -114,6 +114,7 @@ def test_sync_wait():
         # An invalid preference is ignored: 202 at once.
         code, _, body = stack.request("POST", "/v1/documents", doc(tag, 9), {"Prefer": "wait=x"})
         check(code == 202, "invalid preference: %d %s" % (code, body))
+        check(metric(stack, "ing_gateway_wait_requests_total") >= 2, "waits counted")
 
     with harness.Stack("intake-sync-noworker") as stack:
         stack.start_gateway()
@@ -161,6 +162,7 @@ def test_rate_limit():
         time.sleep(int(hdrs["retry-after"]) + 0.2)
         code, _, body = stack.submit(doc(tag, 30))
         check(code == 202, "after Retry-After: %d %s" % (code, body))
+        check(metric(stack, "ing_gateway_rate_limited_total") >= 3, "429s counted")
 
 
 def kafka_pid():
@@ -296,10 +298,71 @@ def test_slow_body():
         s.close()
         check(out.startswith(b"HTTP/1.1 408 "), "slow body: %r" % out[:80])
         check(0.9 <= took < 4, "408 soon after the grace: %.1f s" % took)
+        check(metric(stack, 'ing_gateway_request_timeouts_total{reason="slow_body"}') == 1,
+              "slow-body 408 counted")
         code, _, body = stack.submit(doc(uuid.uuid4().hex[:8], 1))
         check(code == 202, "a normal upload: %d %s" % (code, body))
 
 
+def metric(stack, series):
+    """The value of one /metrics series (name with its labels, as rendered)."""
+    code, _, raw = stack.request("GET", "/metrics")
+    check(code == 200, "/metrics: %d" % code)
+    for line in raw.decode().splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    raise harness.Failure("no series %s in /metrics" % series)
+
+
+def test_readyz():
+    """/readyz is 503 while the thread's unacknowledged records are over the high-water mark
+    (broker frozen) and back to 200 once they are acknowledged; 503 with no broker reachable
+    even when nothing was produced; the 503s by reason are counted."""
+    with harness.Stack("intake-ready") as stack:
+        stack.env.update({"ING_GATEWAY_THREADS": "1",
+                          "ING_GATEWAY_KAFKA_HIGH_WATER_BYTES": "1048576"})
+        stack.start_gateway()
+        wait_until("ready", lambda: stack.request("GET", "/readyz")[0] == 200, 15)
+        tag = uuid.uuid4().hex[:8]
+        big = [ingsamples.envelope("INT-%s-big-%d" % (tag, i), os.urandom(700 * 1024))
+               for i in range(2)]
+        codes = []
+        threads = [threading.Thread(target=lambda d=d: codes.append(stack.submit(d)[0]))
+                   for d in big]
+        pid = kafka_pid()
+        try:
+            os.kill(pid, signal.SIGSTOP)
+            for t in threads:
+                t.start()
+
+            def backlog():
+                code, _, body = stack.request("GET", "/readyz")
+                return code == 503 and "high-water" in body.get("detail", "")
+            wait_until("readyz 503 over the high-water mark", backlog, 5, 0.05)
+            code, hdrs, _ = stack.submit(doc(tag, 1))
+            check(code == 503 and "retry-after" in hdrs, "over the high-water mark: %d" % code)
+            check(metric(stack, 'ing_gateway_unavailable_total{reason="kafka_backlog"}') >= 1,
+                  "503 counted by reason")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        for t in threads:
+            t.join(30)
+        check(codes == [202, 202], "the held documents: %s" % codes)
+        wait_until("ready again", lambda: stack.request("GET", "/readyz")[0] == 200, 10)
+    with harness.Stack("intake-nobroker") as stack:
+        stack.env.update({"ING_GATEWAY_THREADS": "1",
+                          "ING_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:%d" % harness.free_port()})
+        stack.start_gateway()
+
+        def no_broker():
+            code, _, body = stack.request("GET", "/readyz")
+            return code == 503 and "broker" in body.get("detail", "")
+        wait_until("readyz 503 without a reachable broker", no_broker, 10)
+        time.sleep(2.5)  # statistics reports keep it so while nothing is produced
+        check(no_broker(), "still 503 after the statistics reports")
+
+
 if __name__ == "__main__":
     harness.run([test_mixed_batches, test_sync_wait, test_rate_limit,
-                 test_broker_frozen_under_load, test_sigterm_in_flight, test_slow_body])
+                 test_broker_frozen_under_load, test_sigterm_in_flight, test_slow_body,
+                 test_readyz])

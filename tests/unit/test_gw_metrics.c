@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gw_metrics.h"
+#include "gw_producer.h"
 #include "ing_test.h"
 
 static bool has_line(const ing_buf_t *out, const char *line)
@@ -32,6 +33,14 @@ static void test_render(ing_test_counts_t *t)
                                  counts[i].status);
     gw_metrics_add(&gw_metrics_thread(m, 0)->bytes_in, 100);
     gw_metrics_add(&gw_metrics_thread(m, 2)->bytes_in, 23);
+    gw_metrics_unavailable(gw_metrics_thread(m, 0), GW_UNAVAIL_KAFKA_BACKLOG);
+    gw_metrics_unavailable(gw_metrics_thread(m, 1), GW_UNAVAIL_KAFKA_BACKLOG);
+    gw_metrics_unavailable(gw_metrics_thread(m, 1), GW_UNAVAIL_CONNECTIONS);
+    gw_metrics_add(&gw_metrics_thread(m, 2)->timeouts_408[GW_408_SLOW_BODY], 4);
+    gw_metrics_add(&gw_metrics_thread(m, 0)->rate_limited, 2);
+    gw_metrics_add(&gw_metrics_thread(m, 1)->tls_handshake_fails, 1);
+    gw_metrics_add(&gw_metrics_thread(m, 1)->waits_started, 9);
+    atomic_store(&gw_metrics_thread(m, 0)->waiting, 3);
     atomic_store(&gw_metrics_thread(m, 1)->producer_queue, 7);
     atomic_store(&gw_metrics_thread(m, 2)->producer_queue, 5);
     ing_buf_t out;
@@ -46,6 +55,15 @@ static void test_render(ing_test_counts_t *t)
         "ing_gateway_bytes_in_total 123",
         "ing_gateway_producer_queue_depth 12",
         "ing_gateway_threads 3",
+        "ing_gateway_unavailable_total{reason=\"kafka_backlog\"} 2",
+        "ing_gateway_unavailable_total{reason=\"connections\"} 1",
+        "ing_gateway_unavailable_total{reason=\"delivery\"} 0",
+        "ing_gateway_request_timeouts_total{reason=\"slow_body\"} 4",
+        "ing_gateway_request_timeouts_total{reason=\"header\"} 0",
+        "ing_gateway_rate_limited_total 2",
+        "ing_gateway_tls_handshake_failures_total 1",
+        "ing_gateway_wait_requests_total 9",
+        "ing_gateway_waiting_requests 3",
         "# TYPE ing_gateway_requests_total counter",
         "# TYPE ing_gateway_connections_open gauge",
     };
@@ -67,6 +85,10 @@ static void test_ready(ing_test_counts_t *t)
     atomic_store(&gw_metrics_thread(m, 1)->kafka_up, false);
     CHECK(t, !gw_metrics_ready(m, why, sizeof(why)) && strstr(why, "Kafka"), "kafka: %s", why);
     atomic_store(&gw_metrics_thread(m, 1)->kafka_up, true);
+    atomic_store(&gw_metrics_thread(m, 0)->kafka_backlog, true);
+    CHECK(t, !gw_metrics_ready(m, why, sizeof(why)) && strstr(why, "high-water"), "backlog: %s",
+          why);
+    atomic_store(&gw_metrics_thread(m, 0)->kafka_backlog, false);
     atomic_store(&gw_metrics_thread(m, 0)->draining, true);
     CHECK(t, !gw_metrics_ready(m, why, sizeof(why)) && strstr(why, "shutting"), "drain: %s", why);
     gw_metrics_destroy(m);
@@ -91,11 +113,36 @@ static void test_catch_up(ing_test_counts_t *t)
     gw_metrics_destroy(m);
 }
 
+/* librdkafka statistics (trimmed): is a broker connection UP? */
+static void test_stats_broker_up(ing_test_counts_t *t)
+{
+    static const struct {
+        const char *json;
+        bool up;
+    } cases[] = {
+        {"{\"name\":\"p\",\"brokers\":{\"127.0.0.1:9092/1\":{\"nodeid\":1,\"state\":\"UP\"}},"
+         "\"topics\":{}}",
+         true},
+        {"{\"brokers\":{\"a:9092/bootstrap\":{\"nodeid\":-1,\"state\":\"DOWN\"},"
+         "\"a:9092/1\":{\"nodeid\":1,\"state\":\"UP\"}},\"topics\":{}}",
+         true},
+        {"{\"brokers\":{\"a:9092/bootstrap\":{\"state\":\"CONNECT\"}},\"topics\":{}}", false},
+        {"{\"brokers\":{},\"topics\":{\"t\":{\"state\":\"UP\"}}}", false},
+        {"{\"brokers\":{\"a/1\":{\"state\":\"DOWN\"}}}", false},
+        {"{\"name\":\"p\"}", false},
+        {"", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        CHECK(t, gw_producer_stats_broker_up(cases[i].json, strlen(cases[i].json)) == cases[i].up,
+              "case %zu", i);
+}
+
 int main(void)
 {
     ing_test_counts_t t = {0};
     test_render(&t);
     test_ready(&t);
     test_catch_up(&t);
+    test_stats_broker_up(&t);
     return ING_TEST_END(&t);
 }
