@@ -119,7 +119,7 @@ ing_err_t gw_producer_create(const gw_producer_conf_t *conf, gw_producer_t **out
      * the waiting request; no compression because the workers compress documents with zstd;
      * the local queue is bounded per thread (128 MiB). linger.ms 0: every request waits for
      * its own acknowledgement, so a linger is paid in full by each client (5 ms made a
-     * closed-loop client 2.4x slower, bench/results/2026-11-28-gwperf.md); under load
+     * closed-loop client 2.4x slower, bench/results/2026-11-28-gwperf-*.md); under load
      * records still batch while earlier produce requests are in flight. Statistics every
      * second tell readiness whether a broker connection is up (stats_cb). */
     const char *const defaults[] = {"acks",
