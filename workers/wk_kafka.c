@@ -60,11 +60,15 @@ rd_kafka_conf_t *wk_kafka_conf_new(wk_kafka_role_t role, const cfg_passthrough_t
 {
     static const char *const admin_defaults[] = {"client.id", "ingestctl", NULL};
     /* Offsets: enable.auto.offset.store=false so that librdkafka never stores the offset of a
-     * record we have not stored in PostgreSQL; we store the batch's offsets after COMMIT and
-     * commit them ourselves (enable.auto.commit=false): asynchronously after each batch (a lost
-     * commit only redelivers records the idempotent store absorbs, and a synchronous one would
-     * add a broker round trip to every batch), synchronously on revoke and at shutdown, where
-     * the next owner starts from what is committed. */
+     * record we have not stored in PostgreSQL; we store the batch's offsets after COMMIT.
+     * librdkafka's timer commits what is stored, at most every auto.commit.interval.ms (a lost
+     * commit only redelivers records the idempotent store absorbs), and skips its turn while
+     * the group rebalances. A commit sent during a cooperative rebalance fails with
+     * ILLEGAL_GENERATION and, in our librdkafka (issue 4059, fixed upstream in 2025), loses
+     * the assignment: with a commit after every batch, each rebalance redelivered every record
+     * since the last good commit. We commit synchronously ourselves on revoke and at shutdown,
+     * where the next owner starts from what is committed. With enable.auto.commit=false the
+     * worker commits asynchronously after every batch instead. */
     static const char *const consumer_defaults[] = {"client.id",
                                                     "ingest-worker",
                                                     "partition.assignment.strategy",
@@ -72,7 +76,9 @@ rd_kafka_conf_t *wk_kafka_conf_new(wk_kafka_role_t role, const cfg_passthrough_t
                                                     "enable.auto.offset.store",
                                                     "false",
                                                     "enable.auto.commit",
-                                                    "false",
+                                                    "true",
+                                                    "auto.commit.interval.ms",
+                                                    "1000",
                                                     "auto.offset.reset",
                                                     "earliest",
                                                     "enable.partition.eof",

@@ -53,6 +53,7 @@ typedef struct wk_worker {
     rd_kafka_topic_partition_list_t *rewind; /* where to seek back to, per partition */
     unsigned rand_seed;
 
+    bool auto_commit; /* librdkafka commits the stored offsets on its timer */
     bool fatal;
     ing_err_t fatal_err;
     wk_stats_t stats;
@@ -310,7 +311,8 @@ static void batch_account(wk_worker_t *w, int64_t started_us)
 }
 
 /*
- * Stores the batch in hand and commits its offsets; empties it either way. On a transient
+ * Stores the batch in hand and stores its offsets for commit — librdkafka's timer commits
+ * them, or here when sync_commit or auto commit is off; empties it either way. On a transient
  * failure the batch's partitions are marked for rewinding and need_backoff is set: the main
  * loop backs off (never from inside a rebalance callback).
  */
@@ -334,7 +336,8 @@ static void batch_flush(wk_worker_t *w, bool sync_commit)
     } else {
         batch_account(w, started);
         store_offsets(w);
-        commit_offsets(w, sync_commit);
+        if (sync_commit || !w->auto_commit)
+            commit_offsets(w, sync_commit);
         w->attempts = 0;
     }
     batch_clear(w);
@@ -567,6 +570,11 @@ static ing_err_t worker_open(wk_worker_t *w)
         ing_log(ING_LOG_ERROR, w->name, "consumer: %s", errstr);
         return ING_ERR_CONFIG;
     }
+    char value[16];
+    size_t value_size = sizeof(value);
+    w->auto_commit =
+        rd_kafka_conf_get(conf, "enable.auto.commit", value, &value_size) == RD_KAFKA_CONF_OK &&
+        strcmp(value, "true") == 0;
     rd_kafka_conf_set_opaque(conf, w);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     w->rk = wk_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
