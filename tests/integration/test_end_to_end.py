@@ -29,7 +29,10 @@ def test_one_document():
         check(body["submission_id"] == want_id and body["status"] == "accepted",
               "202 body %s, want id %s" % (body, want_id))
         check(headers.get("location") == "/v1/submissions/" + want_id, "Location %s" % headers)
-        first = status_of(stack, want_id)
+        # The 'accepted' row is written after the 202, asynchronously (the 202 never waits
+        # for the database); a GET on another gateway thread may miss it for a moment.
+        first = wait_until("a status", lambda: status_of(stack, want_id) != 404 and
+                           status_of(stack, want_id), 5, 0.05)
         check(first in ("accepted", "stored"), "first status %s" % first)
         wait_until("stored", lambda: status_of(stack, want_id) == "stored", 60)
         rows = psql("SELECT ins, source_finess, version, type_code, media_type, size_bytes, "
