@@ -17,10 +17,12 @@
 #include "ing_log.h"
 #include "ing_time.h"
 
-#define READ_CHUNK (256 * 1024)
+/* A request's first read: its head and, usually, its whole body (documents are ~10 KiB). The
+ * buffer then grows to what the head announces, and is freed once the request is consumed. */
+#define HEAD_READ (16 * 1024)
 #define OUT_LIMIT (1024 * 1024)
+#define OUT_KEEP 4096 /* a written response buffer larger than this is freed, not kept */
 #define MAX_EVENTS 128
-#define SHRINK_ABOVE (1024 * 1024) /* an idle connection keeps at most this much buffer */
 #define FLUSH_MAX_MS 5000
 
 /* epoll_data.u64: tag in the high 8 bits, the connection slot's generation in the next 24
@@ -56,7 +58,8 @@ struct gw_conn {
     uint32_t tls_want;  /* TLS: the other direction the last read or write waits for */
     /* The current request. */
     gw_auth_id_t id;
-    int head_len; /* > 0 once its head is complete */
+    int head_len;      /* > 0 once its head is complete */
+    size_t body_total; /* head + Content-Length: what the buffer must hold (0: chunked) */
     gw_http_body_t body;
     bool keep_alive;
     bool http10;
@@ -105,7 +108,7 @@ struct gw_loop {
     int64_t drain_deadline_us;
     gw_thread_metrics_t *metrics;
     /* Backpressure: bytes held for requests, checked when a request's head completes. */
-    size_t buffered_bytes;    /* sum of the connections' read buffers */
+    size_t buffered_bytes;    /* sum of the connections' read buffer capacities */
     size_t kafka_bytes;       /* records produced and not yet reported */
     size_t inflight_cap;      /* this thread's share of gateway.max_inflight_bytes */
     struct gw_api_state *api; /* rate limits, waiting requests (gw_api) */
@@ -162,18 +165,66 @@ static void set_events(gw_conn_t *c, uint32_t events)
         c->events = events;
 }
 
-/* The read buffer changes only through these, so that loop->buffered_bytes stays exact. */
-static void in_consume(gw_conn_t *c, size_t n)
+/*
+ * The read buffer's allocation changes only through these, so that loop->buffered_bytes is
+ * exactly what the connections hold (capacity, not bytes received: a reservation is memory).
+ * They size it exactly (ing_buf_reserve doubles), because here the size is known.
+ */
+static ing_err_t in_resize(gw_conn_t *c, size_t hold)
 {
-    size_t before = c->in.len;
-    ing_buf_consume(&c->in, n);
-    c->loop->buffered_bytes -= before - c->in.len;
+    size_t cap = hold + 1; /* ing_buf keeps room for a NUL */
+    uint8_t *d = realloc(c->in.data, cap);
+    if (!d)
+        return ING_ERR_NOMEM;
+    c->loop->buffered_bytes = c->loop->buffered_bytes - c->in.cap + cap;
+    c->in.data = d;
+    c->in.cap = cap;
+    return ING_OK;
 }
 
 static void in_release(gw_conn_t *c)
 {
-    c->loop->buffered_bytes -= c->in.len;
+    c->loop->buffered_bytes -= c->in.cap;
     ing_buf_fini(&c->in);
+}
+
+/* Between requests a connection keeps no buffer, or only what a pipelined request holds. */
+static void in_trim(gw_conn_t *c)
+{
+    if (c->in.len == 0) {
+        in_release(c);
+        return;
+    }
+    size_t keep = c->in.len > HEAD_READ ? c->in.len : HEAD_READ;
+    if (c->in.cap > keep + 1 && in_resize(c, keep) != ING_OK)
+        return; /* a failed shrink keeps the larger buffer, still accounted */
+}
+
+static void in_consume(gw_conn_t *c, size_t n)
+{
+    ing_buf_consume(&c->in, n);
+    in_trim(c);
+}
+
+/*
+ * How many bytes the read buffer should be able to hold for the next read: the head within
+ * its cap, then exactly head + Content-Length, or for a chunked body half as much again as it
+ * holds (each growth is admitted against max_inflight_bytes in conn_fill). Never past
+ * in.limit (max_header_bytes + max_body_bytes: beyond it, 413).
+ */
+static size_t in_want(const gw_conn_t *c)
+{
+    size_t len = c->in.len, want;
+    if (c->head_len == 0) {
+        want = len < HEAD_READ ? HEAD_READ : 2 * len;
+        if (want > c->loop->limits.max_head_bytes + 1 && len < c->loop->limits.max_head_bytes + 1)
+            want = c->loop->limits.max_head_bytes + 1; /* enough to see a head over its cap */
+    } else if (c->body_total > len) {
+        want = c->body_total;
+    } else {
+        want = len + (len / 2 > HEAD_READ ? len / 2 : HEAD_READ);
+    }
+    return want < c->in.limit ? want : c->in.limit;
 }
 
 void gw_loop_kafka_bytes(gw_loop_t *loop, long long delta)
@@ -181,15 +232,22 @@ void gw_loop_kafka_bytes(gw_loop_t *loop, long long delta)
     loop->kafka_bytes = (size_t)((long long)loop->kafka_bytes + delta);
 }
 
+/* Would `extra` more buffered bytes keep this thread within its share of max_inflight_bytes? */
+static bool inflight_room(const gw_loop_t *loop, size_t extra)
+{
+    return loop->buffered_bytes + loop->kafka_bytes + extra <= loop->inflight_cap;
+}
+
 /* Admission of a request with a body, before reading it: refused (503) while this thread
- * holds too much for requests in flight or Kafka is not keeping up. */
-static bool admit_body(gw_loop_t *loop, gw_problem_t *p)
+ * holds too much for requests in flight or Kafka is not keeping up. `extra`: what reading its
+ * body adds to the buffer the connection holds already. */
+static bool admit_body(gw_loop_t *loop, size_t extra, gw_problem_t *p)
 {
     const char *why = NULL;
     gw_unavailable_t reason = GW_UNAVAIL_KAFKA_BACKLOG;
     if (loop->kafka_bytes > (size_t)loop->conf.settings->kafka_high_water_bytes) {
         why = "Kafka is not keeping up; retry later";
-    } else if (loop->buffered_bytes + loop->kafka_bytes > loop->inflight_cap) {
+    } else if (!inflight_room(loop, extra)) {
         why = "too many bytes in flight; retry later";
         reason = GW_UNAVAIL_INFLIGHT_BYTES;
     }
@@ -203,6 +261,7 @@ static bool admit_body(gw_loop_t *loop, gw_problem_t *p)
 static void reset_request(gw_conn_t *c)
 {
     c->head_len = 0;
+    c->body_total = 0;
     c->request_seq = 0;
     c->route = GW_ROUTE_OTHER;
     c->keep_alive = false;
@@ -267,7 +326,10 @@ static int conn_flush(gw_conn_t *c)
         }
         c->out_sent += (size_t)n;
     }
-    ing_buf_reset(&c->out);
+    if (c->out.cap > OUT_KEEP)
+        ing_buf_fini(&c->out); /* e.g. /metrics: an idle connection keeps no large buffer */
+    else
+        ing_buf_reset(&c->out);
     c->out_sent = 0;
     return 1;
 }
@@ -386,8 +448,11 @@ static bool conn_process_input(gw_conn_t *c)
         gw_problem_t p;
         bool has_body = req.chunked || req.content_length > 0;
         c->body_start_us = loop->now_us;
+        /* The parser bounds Content-Length by max_body (413): the sum cannot overflow. */
+        c->body_total = req.content_length > 0 ? (size_t)h + (size_t)req.content_length : 0;
+        size_t extra = c->body_total + 1 > c->in.cap ? c->body_total + 1 - c->in.cap : 0;
         if (!gw_api_precheck(&req, &loop->auth, &c->peer, &c->id, &p) ||
-            (has_body && (!admit_body(loop, &p) || !gw_api_admit_body(loop, c, &req, &p)))) {
+            (has_body && (!admit_body(loop, extra, &p) || !gw_api_admit_body(loop, c, &req, &p)))) {
             if (has_body) {
                 c->close_after = true; /* its body is not read: do not guess where it ends */
                 c->linger = true;
@@ -395,8 +460,16 @@ static bool conn_process_input(gw_conn_t *c)
                 in_consume(c, (size_t)h);
             }
             c->head_len = 0;
+            c->body_total = 0;
             respond_problem(c, &p);
             return true;
+        }
+        /* Admitted: the whole body's buffer is taken now, under the cap just checked. */
+        if (extra > 0 && in_resize(c, c->body_total) != ING_OK) {
+            ing_log(ING_LOG_WARN, "loop", "thread=%d out of memory for a request body",
+                    loop->conf.thread_no);
+            conn_close(c);
+            return false;
         }
         if (req.expect_continue && has_body && c->in.len == (size_t)h) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -437,10 +510,9 @@ static bool conn_process_input(gw_conn_t *c)
     gw_api_handle(loop, c, &req, raw, body_len);
     if (c->state == C_FREE)
         return false;
-    in_consume(c, (size_t)h + (size_t)b);
-    if (c->in.len == 0 && c->in.cap > SHRINK_ABOVE)
-        ing_buf_fini(&c->in);
+    in_consume(c, (size_t)h + (size_t)b); /* frees the buffer while the API has the request */
     c->head_len = 0;
+    c->body_total = 0;
     return true;
 }
 
@@ -473,6 +545,7 @@ static void conn_drive(gw_conn_t *c)
             }
             c->state = C_READ;
             reset_request(c);
+            in_trim(c); /* e.g. after a refused request whose head stayed in the buffer */
             timer_set(c, c->in.len ? T_HEADER : T_IDLE);
             continue;
         }
@@ -524,17 +597,23 @@ static ssize_t conn_recv(gw_conn_t *c, void *buf, size_t len)
 static bool conn_fill(gw_conn_t *c)
 {
     gw_loop_t *loop = c->loop;
-    size_t room = c->in.limit - c->in.len;
-    if (room == 0) {
+    size_t want = in_want(c);
+    if (want <= c->in.len) {
         char detail[96];
         snprintf(detail, sizeof(detail), "the request is larger than %zu bytes", c->in.limit);
         fail_request(c, 413, detail);
         return false;
     }
-    if (room > READ_CHUNK)
-        room = READ_CHUNK;
+    size_t room = want - c->in.len;
+    if (want + 1 > c->in.cap && c->head_len > 0 && !inflight_room(loop, want + 1 - c->in.cap)) {
+        /* A chunked body grows past what this thread may hold: refused mid-body. */
+        gw_metrics_unavailable(loop->metrics, GW_UNAVAIL_INFLIGHT_BYTES);
+        fail_request(c, 503, "too many bytes in flight; retry later");
+        return false;
+    }
     uint8_t *w;
-    if (ing_buf_reserve(&c->in, room, &w) != ING_OK) {
+    if ((want + 1 > c->in.cap && in_resize(c, want) != ING_OK) ||
+        ing_buf_reserve(&c->in, room, &w) != ING_OK) {
         ing_log(ING_LOG_WARN, "loop", "thread=%d out of memory for a read buffer",
                 loop->conf.thread_no);
         conn_close(c);
@@ -548,7 +627,6 @@ static bool conn_fill(gw_conn_t *c)
         return false;
     }
     ing_buf_commit(&c->in, (size_t)n);
-    loop->buffered_bytes += (size_t)n;
     gw_metrics_add(&loop->metrics->bytes_in, (uint64_t)n);
     return true;
 }

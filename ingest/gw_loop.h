@@ -4,10 +4,12 @@
  * another thread; the only cross-thread call is gw_loop_stop.
  *
  * A connection reads one request at a time into a bounded buffer (head limit + body limit:
- * more is 413), hands the complete request to gw_api, and does not read further until the
- * API answered (pipelined requests wait in the buffer, responses stay in order). The API may
- * answer at once or later (after a Kafka delivery report or a database result); it finds the
- * connection again by a request handle, never by pointer, because the connection may have
+ * more is 413) sized to the request: 16 KiB for the head, then what Content-Length announces,
+ * admitted under max_inflight_bytes, and freed once the request is handed over (README,
+ * "Memory under overload"). It hands the complete request to gw_api, and does not read
+ * further until the API answered (pipelined requests wait in the buffer, responses stay in order).
+ * The API may answer at once or later (after a Kafka delivery report or a database result); it
+ * finds the connection again by a request handle, never by pointer, because the connection may have
  * closed or moved to another request meanwhile.
  *
  * Timers: three lists, one per timeout (idle keep-alive, header, request). Each list has one
