@@ -26,7 +26,7 @@
 #define IN_CAP (1u << 20)     /* a response larger than this is an error */
 #define DUP_RING 4096         /* earlier envelopes a duplicate may repeat */
 #define REQ_SAMPLES 4         /* e2e samples carried by one request */
-#define E2E_MAX 1000000       /* over all threads and steps (~50 MB at most) */
+#define E2E_MAX 1000000       /* over all threads and steps (about 100 MB at most) */
 #define DRAIN_MAX_US 10000000 /* in-flight requests get this long after the end */
 #define RECONNECT_US 100000
 
