@@ -17,9 +17,6 @@
 #include "ing_log.h"
 #include "ing_time.h"
 
-/* A request's first read: its head and, usually, its whole body (documents are ~10 KiB). The
- * buffer then grows to what the head announces, and is freed once the request is consumed. */
-#define HEAD_READ (16 * 1024)
 #define OUT_LIMIT (1024 * 1024)
 #define OUT_KEEP 4096 /* a written response buffer larger than this is freed, not kept */
 #define MAX_EVENTS 128
@@ -195,7 +192,7 @@ static void in_trim(gw_conn_t *c)
         in_release(c);
         return;
     }
-    size_t keep = c->in.len > HEAD_READ ? c->in.len : HEAD_READ;
+    size_t keep = c->in.len > GW_HEAD_READ ? c->in.len : GW_HEAD_READ;
     if (c->in.cap > keep + 1 && in_resize(c, keep) != ING_OK)
         return; /* a failed shrink keeps the larger buffer, still accounted */
 }
@@ -212,19 +209,26 @@ static void in_consume(gw_conn_t *c, size_t n)
  * holds (each growth is admitted against max_inflight_bytes in conn_fill). Never past
  * in.limit (max_header_bytes + max_body_bytes: beyond it, 413).
  */
+size_t gw_read_want(size_t buffered, size_t head_len, size_t body_total, size_t max_head,
+                    size_t limit)
+{
+    size_t want;
+    if (head_len == 0) {
+        want = buffered < GW_HEAD_READ ? GW_HEAD_READ : 2 * buffered;
+        if (want > max_head + 1 && buffered < max_head + 1)
+            want = max_head + 1; /* enough to see a head over its cap */
+    } else if (body_total > buffered) {
+        want = body_total;
+    } else {
+        want = buffered + (buffered / 2 > GW_HEAD_READ ? buffered / 2 : GW_HEAD_READ);
+    }
+    return want < limit ? want : limit;
+}
+
 static size_t in_want(const gw_conn_t *c)
 {
-    size_t len = c->in.len, want;
-    if (c->head_len == 0) {
-        want = len < HEAD_READ ? HEAD_READ : 2 * len;
-        if (want > c->loop->limits.max_head_bytes + 1 && len < c->loop->limits.max_head_bytes + 1)
-            want = c->loop->limits.max_head_bytes + 1; /* enough to see a head over its cap */
-    } else if (c->body_total > len) {
-        want = c->body_total;
-    } else {
-        want = len + (len / 2 > HEAD_READ ? len / 2 : HEAD_READ);
-    }
-    return want < c->in.limit ? want : c->in.limit;
+    return gw_read_want(c->in.len, c->head_len, c->body_total, c->loop->limits.max_head_bytes,
+                        c->in.limit);
 }
 
 void gw_loop_kafka_bytes(gw_loop_t *loop, long long delta)

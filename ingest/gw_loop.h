@@ -87,6 +87,22 @@ gw_metrics_t *gw_loop_metrics_all(gw_loop_t *loop);
  */
 void gw_loop_kafka_bytes(gw_loop_t *loop, long long delta);
 
+/** A request's first read: its head and, usually, its whole body (documents are ~10 KiB). The
+ * buffer then grows to what the head announces, and is freed once the request is consumed. */
+#define GW_HEAD_READ (16 * 1024)
+
+/**
+ * How many bytes a connection's read buffer should be able to hold before its next read, so
+ * that memory follows the request instead of a fixed size per read. Pure.
+ * @param buffered   bytes already in the buffer
+ * @param head_len   length of the parsed head, 0 while the head is incomplete
+ * @param body_total head + Content-Length once known, else 0 (chunked bodies grow by half)
+ * @param max_head   the head limit (a head over it must be seen whole enough to refuse: +1)
+ * @param limit      the buffer's hard cap
+ */
+size_t gw_read_want(size_t buffered, size_t head_len, size_t body_total, size_t max_head,
+                    size_t limit);
+
 /** A deferred call; cancelled when the loop is destroyed first (free arg, do nothing else). */
 typedef void gw_defer_fn(gw_loop_t *loop, void *arg, bool cancelled);
 
