@@ -36,18 +36,6 @@ struct wk_dicts {
     ing_buf_t scratch; /* the fetched dictionary's bytes */
 };
 
-static ing_err_t pq_fail(PGconn *conn, const PGresult *res, const char *what, char *errstr,
-                         size_t errsz)
-{
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = PQerrorMessage(conn);
-    snprintf(errstr, errsz, "%s: SQLSTATE %s: %.*s", what, state ? state : "none",
-             (int)strcspn(msg, "\n"), msg);
-    if (PQstatus(conn) != CONNECTION_OK)
-        return ING_ERR_UNAVAILABLE;
-    return wk_sqlstate_classify(state);
-}
-
 /* The additional data of a sealed dictionary: its id and type code. */
 static size_t dict_aad(int32_t id, const char *type_code, uint8_t *out, size_t out_size)
 {
@@ -98,7 +86,7 @@ ing_err_t wk_dicts_refresh(wk_dicts_t *d, PGconn *conn, char *errstr, size_t err
     }
     PGresult *res = PQexec(conn, SQL_NEWEST);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ing_err_t err = pq_fail(conn, res, "read dictionaries", errstr, errstr_size);
+        ing_err_t err = wk_pg_error(conn, res, "read dictionaries", errstr, errstr_size);
         PQclear(res);
         return err;
     }
@@ -179,7 +167,7 @@ ing_err_t wk_dict_fetch(PGconn *conn, ing_sealer_t *sealer, int32_t id, ing_buf_
     PGresult *res = PQexecParams(conn, SQL_FETCH, 1, NULL, values, NULL, NULL, 1);
     ing_err_t err = ING_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        err = pq_fail(conn, res, "read dictionary", errstr, errstr_size);
+        err = wk_pg_error(conn, res, "read dictionary", errstr, errstr_size);
         goto out;
     }
     if (PQntuples(res) != 1) {
@@ -220,7 +208,7 @@ ing_err_t wk_dict_insert(PGconn *conn, ing_sealer_t *sealer, const char *type_co
 {
     PGresult *res = PQexec(conn, SQL_NEXTID);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        ing_err_t err = pq_fail(conn, res, "next dictionary id", errstr, errstr_size);
+        ing_err_t err = wk_pg_error(conn, res, "next dictionary id", errstr, errstr_size);
         PQclear(res);
         return err;
     }
@@ -249,7 +237,7 @@ ing_err_t wk_dict_insert(PGconn *conn, ing_sealer_t *sealer, const char *type_co
     int formats[7] = {0, 0, 1, 0, 1, 0, 0};
     res = PQexecParams(conn, SQL_INSERT, 7, NULL, values, lengths, formats, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        err = pq_fail(conn, res, "insert dictionary", errstr, errstr_size);
+        err = wk_pg_error(conn, res, "insert dictionary", errstr, errstr_size);
     else
         *id = newid;
     PQclear(res);

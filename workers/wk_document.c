@@ -48,18 +48,6 @@ struct wk_doc_reader {
     ing_buf_t dict_bytes;
 };
 
-static ing_err_t pq_fail(PGconn *conn, const PGresult *res, const char *what, char *errstr,
-                         size_t errsz)
-{
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = PQerrorMessage(conn);
-    snprintf(errstr, errsz, "%s: SQLSTATE %s: %.*s", what, state ? state : "none",
-             (int)strcspn(msg, "\n"), msg);
-    if (PQstatus(conn) != CONNECTION_OK)
-        return ING_ERR_UNAVAILABLE;
-    return wk_sqlstate_classify(state);
-}
-
 PGconn *wk_document_connect(const char *db_url, char *errstr, size_t errstr_size)
 {
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
@@ -161,7 +149,7 @@ ing_err_t wk_doc_read(wk_doc_reader_t *r, int64_t id, ing_buf_t *out, char *errs
     PGresult *res = PQexecParams(r->conn, SQL_READ, 1, NULL, values, NULL, NULL, 1);
     ing_err_t err = ING_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        err = pq_fail(r->conn, res, "read document", errstr, errstr_size);
+        err = wk_pg_error(r->conn, res, "read document", errstr, errstr_size);
         goto out;
     }
     if (PQntuples(res) != 1) {
@@ -244,7 +232,7 @@ static ing_err_t exec_params(PGconn *conn, const char *sql, int n, const char *c
     PGresult *res = PQexecParams(conn, sql, n, NULL, values, NULL, NULL, 0);
     ing_err_t err = ING_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        err = pq_fail(conn, res, sql, errstr, errsz);
+        err = wk_pg_error(conn, res, sql, errstr, errsz);
     PQclear(res);
     return err;
 }
@@ -296,7 +284,7 @@ ing_err_t wk_document_show(const char *db_url, const ing_keyring_t *keyring,
     const char *find[1] = {submission_id};
     res = PQexecParams(conn, SQL_FIND, 1, NULL, find, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        err = pq_fail(conn, res, "find document", errstr, errstr_size);
+        err = wk_pg_error(conn, res, "find document", errstr, errstr_size);
         goto out;
     }
     if (PQntuples(res) != 1) {

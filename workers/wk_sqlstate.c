@@ -1,5 +1,6 @@
 #include "wk_sqlstate.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct sqlstate_rule {
@@ -41,4 +42,20 @@ ing_err_t wk_sqlstate_classify(const char *sqlstate)
             return r->err;
     }
     return ING_ERR_INTERNAL;
+}
+
+ing_err_t wk_pg_error(PGconn *conn, const PGresult *res, const char *what, char *errstr,
+                      size_t errstr_size)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!msg)
+        msg = conn ? PQerrorMessage(conn) : "not connected";
+    ing_err_t err = wk_sqlstate_classify(state);
+    /* A lost connection reports no SQLSTATE, or one from class 08: either way, reconnect. */
+    if (conn && PQstatus(conn) != CONNECTION_OK)
+        err = ING_ERR_UNAVAILABLE;
+    snprintf(errstr, errstr_size, "%s: SQLSTATE %s: %.*s", what, state ? state : "none",
+             (int)strcspn(msg, "\n"), msg);
+    return err;
 }

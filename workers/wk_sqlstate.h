@@ -8,6 +8,9 @@
 #ifndef WK_SQLSTATE_H
 #define WK_SQLSTATE_H
 
+#include <libpq-fe.h>
+#include <stddef.h>
+
 #include "ing_error.h"
 
 /**
@@ -16,5 +19,13 @@
  * @returns ING_ERR_UNAVAILABLE or ING_ERR_TIMEOUT (retriable) or ING_ERR_INTERNAL (permanent).
  */
 ing_err_t wk_sqlstate_classify(const char *sqlstate);
+
+/**
+ * Translates the failure of a statement (res), or of the connection when res is NULL: the
+ * verdict of wk_sqlstate_classify, transient whenever the connection is no longer usable, and
+ * one line "what: SQLSTATE xxxxx: message" in errstr. conn may be NULL (never connected).
+ */
+ing_err_t wk_pg_error(PGconn *conn, const PGresult *res, const char *what, char *errstr,
+                      size_t errstr_size);
 
 #endif

@@ -210,30 +210,13 @@ bool wk_store_connected(const wk_store_t *st)
     return st->conn && PQstatus(st->conn) == CONNECTION_OK;
 }
 
-/* Translates the error of a result (or of the connection when res is NULL). */
-static ing_err_t pg_error(wk_store_t *st, const PGresult *res, const char *what, char *errstr,
-                          size_t errstr_size)
-{
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    if (!msg)
-        msg = st->conn ? PQerrorMessage(st->conn) : "not connected";
-    ing_err_t err = wk_sqlstate_classify(state);
-    /* A lost connection reports no SQLSTATE, or one from class 08: either way, reconnect. */
-    if (st->conn && PQstatus(st->conn) != CONNECTION_OK)
-        err = ING_ERR_UNAVAILABLE;
-    snprintf(errstr, errstr_size, "%s: SQLSTATE %s: %.*s", what, state ? state : "none",
-             (int)strcspn(msg, "\n"), msg);
-    return err;
-}
-
 static ing_err_t exec_simple(wk_store_t *st, const char *sql, char *errstr, size_t errstr_size)
 {
     PGresult *res = PQexec(st->conn, sql);
     ing_err_t err = ING_OK;
     ExecStatusType s = PQresultStatus(res);
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-        err = pg_error(st, res, sql, errstr, errstr_size);
+        err = wk_pg_error(st->conn, res, sql, errstr, errstr_size);
     PQclear(res);
     return err;
 }
@@ -249,7 +232,7 @@ static ing_err_t check_durable(wk_store_t *st, char *errstr, size_t errstr_size)
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         PGresult *res = PQexec(st->conn, checks[i].sql);
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-            ing_err_t err = pg_error(st, res, checks[i].sql, errstr, errstr_size);
+            ing_err_t err = wk_pg_error(st->conn, res, checks[i].sql, errstr, errstr_size);
             PQclear(res);
             return err;
         }
@@ -306,7 +289,7 @@ static ing_err_t connect_db(wk_store_t *st, char *errstr, size_t errstr_size)
     for (size_t i = 0; !err && i < sizeof(statements) / sizeof(statements[0]); i++) {
         PGresult *res = PQprepare(st->conn, statements[i].name, statements[i].sql, 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            err = pg_error(st, res, statements[i].name, errstr, errstr_size);
+            err = wk_pg_error(st->conn, res, statements[i].name, errstr, errstr_size);
         PQclear(res);
     }
     if (err)
@@ -418,7 +401,7 @@ static ing_err_t stmt_exec(wk_store_t *st, stmt_id_t s, const bound_t *b, PGresu
         PQexecPrepared(st->conn, statements[s].name, b->n, b->values, b->lengths, b->formats, 0);
     ExecStatusType t = PQresultStatus(r);
     if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
-        ing_err_t err = pg_error(st, r, statements[s].name, errstr, errstr_size);
+        ing_err_t err = wk_pg_error(st->conn, r, statements[s].name, errstr, errstr_size);
         PQclear(r);
         return err;
     }
@@ -441,12 +424,12 @@ static ing_err_t pipeline_collect(wk_store_t *st, PGresult **res, size_t nq, con
         PGresult *r = PQgetResult(st->conn);
         if (!r) {
             if (!ret)
-                ret = pg_error(st, NULL, what, errstr, errstr_size);
+                ret = wk_pg_error(st->conn, NULL, what, errstr, errstr_size);
             return ret;
         }
         ExecStatusType s = PQresultStatus(r);
         if (s == PGRES_FATAL_ERROR && !ret)
-            ret = pg_error(st, r, what, errstr, errstr_size);
+            ret = wk_pg_error(st->conn, r, what, errstr, errstr_size);
         if (res)
             res[i] = r;
         else
@@ -460,13 +443,13 @@ static ing_err_t pipeline_collect(wk_store_t *st, PGresult **res, size_t nq, con
             PQclear(r);
         }
         if (PQstatus(st->conn) != CONNECTION_OK)
-            return ret ? ret : pg_error(st, NULL, what, errstr, errstr_size);
+            return ret ? ret : wk_pg_error(st->conn, NULL, what, errstr, errstr_size);
     }
     PGresult *sync = PQgetResult(st->conn);
     if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
         if (!ret)
-            ret = sync ? pg_error(st, sync, what, errstr, errstr_size)
-                       : pg_error(st, NULL, what, errstr, errstr_size);
+            ret = sync ? wk_pg_error(st->conn, sync, what, errstr, errstr_size)
+                       : wk_pg_error(st->conn, NULL, what, errstr, errstr_size);
     }
     PQclear(sync);
     return ret;
@@ -480,21 +463,21 @@ static ing_err_t pipeline_exec(wk_store_t *st, const stmt_id_t *ids, const bound
                                PGresult **res, const char *what, char *errstr, size_t errstr_size)
 {
     if (PQenterPipelineMode(st->conn) != 1)
-        return pg_error(st, NULL, "enter pipeline mode", errstr, errstr_size);
+        return wk_pg_error(st->conn, NULL, "enter pipeline mode", errstr, errstr_size);
     ing_err_t err = ING_OK;
     size_t sent = 0;
     for (; sent < nq; sent++) {
         const char *name = statements[ids[sent]].name;
         if (PQsendQueryPrepared(st->conn, name, b[sent].n, b[sent].values, b[sent].lengths,
                                 b[sent].formats, 0) != 1) {
-            err = pg_error(st, NULL, name, errstr, errstr_size);
+            err = wk_pg_error(st->conn, NULL, name, errstr, errstr_size);
             break;
         }
     }
     /* Whatever was queued is synced and collected, so that the pipeline can be left. */
     if (PQpipelineSync(st->conn) != 1) {
         if (!err)
-            err = pg_error(st, NULL, "sync", errstr, errstr_size);
+            err = wk_pg_error(st->conn, NULL, "sync", errstr, errstr_size);
     } else {
         ing_err_t cerr = pipeline_collect(st, res, sent, what, errstr, errstr_size);
         if (!err)
@@ -505,7 +488,7 @@ static ing_err_t pipeline_exec(wk_store_t *st, const stmt_id_t *ids, const bound
         return err ? err : ING_ERR_UNAVAILABLE;
     }
     if (PQexitPipelineMode(st->conn) != 1 && !err)
-        err = pg_error(st, NULL, "exit pipeline mode", errstr, errstr_size);
+        err = wk_pg_error(st->conn, NULL, "exit pipeline mode", errstr, errstr_size);
     return err;
 }
 
