@@ -15,6 +15,7 @@
 
 #include "ing_envelope.h"
 #include "ing_json.h"
+#include "ing_json_diff.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,29 +36,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static bool known_divergence(const uint8_t *s, size_t len)
-{
-    for (size_t i = 1; i < len; i++)
-        if (s[i] == 0 &&
-            ((s[i - 1] >= '0' && s[i - 1] <= '9') || (s[i - 1] >= 'a' && s[i - 1] <= 'z')))
-            return true;
-    return false;
-}
-
-static bool envs_equal(const ing_envelope_t *a, const ing_envelope_t *b)
-{
-    return strcmp(a->document_id, b->document_id) == 0 && a->version == b->version &&
-           strcmp(a->ins, b->ins) == 0 && strcmp(a->oid, b->oid) == 0 &&
-           strcmp(a->finess, b->finess) == 0 && strcmp(a->rpps, b->rpps) == 0 &&
-           strcmp(a->type_code, b->type_code) == 0 && strcmp(a->media_type, b->media_type) == 0 &&
-           strcmp(a->format_code, b->format_code) == 0 && strcmp(a->title, b->title) == 0 &&
-           strcmp(a->created_at, b->created_at) == 0 && a->confidentiality == b->confidentiality &&
-           a->hidden_from_patient == b->hidden_from_patient &&
-           memcmp(a->sha256, b->sha256, sizeof(a->sha256)) == 0 &&
-           a->content_len == b->content_len &&
-           (a->content_len == 0 || memcmp(a->content, b->content, a->content_len) == 0);
-}
-
 static void disagree(const char *what, const char *a, const char *b)
 {
     fprintf(stderr, "parsers disagree (%s): jansson %s / ing_json %s\n", what, a, b);
@@ -72,7 +50,7 @@ static void one_envelope(const char *s, size_t len, bool divergent)
     ing_envelope_init(&b);
     ing_err_t ea = ing_envelope_parse_json_jansson(policy, s, len, now, &a, &pa);
     ing_err_t eb = ing_envelope_parse_json(policy, s, len, now, &b, &pb);
-    bool same = ea == eb && strcmp(pa.field, pb.field) == 0 && (ea || envs_equal(&a, &b));
+    bool same = ea == eb && strcmp(pa.field, pb.field) == 0 && (ea || json_envs_equal(&a, &b));
     if (!same && !(divergent && eb == ING_ERR_INVALID_JSON))
         disagree("envelope", pa.detail, pb.detail);
     ing_envelope_fini(&a);
@@ -115,7 +93,7 @@ static void one_batch(const char *s, size_t len, bool divergent)
         ing_envelope_init(&b);
         ing_err_t ea = ing_envelope_from_jansson(policy, json_array_get(arr, i), now, &a, &pa);
         ing_err_t eb = ing_envelope_parse_json(policy, el.ptr, el.len, now, &b, &pb);
-        if (ea != eb || strcmp(pa.field, pb.field) != 0 || (!ea && !envs_equal(&a, &b)))
+        if (ea != eb || strcmp(pa.field, pb.field) != 0 || (!ea && !json_envs_equal(&a, &b)))
             disagree("batch item", pa.detail, pb.detail);
         ing_envelope_fini(&a);
         ing_envelope_fini(&b);
@@ -127,7 +105,7 @@ static void one_batch(const char *s, size_t len, bool divergent)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    bool divergent = known_divergence(data, size);
+    bool divergent = json_known_divergence(data, size);
     /* an exact-size copy: ASan sees any read past the end */
     char *s = malloc(size ? size : 1);
     memcpy(s, data, size);

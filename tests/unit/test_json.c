@@ -10,7 +10,8 @@
  *
  * One known, deliberate divergence: jansson silently drops one NUL byte that directly follows a
  * number or a true/false/null (its stream_unget loses it), so it accepts {"version":1\0,...};
- * ing_json refuses it as invalid JSON. known_divergence() recognises those inputs.
+ * ing_json refuses it as invalid JSON. json_json_known_divergence() (ing_json_diff.h) recognises
+ * those inputs.
  */
 #define main test_envelope_main
 int test_envelope_main(void);
@@ -18,36 +19,13 @@ int test_envelope_main(void);
 #undef main
 
 #include "ing_json.h"
+#include "ing_json_diff.h"
 
 static ing_policy_t *policy_big; /* 1 MiB documents; `policy` (64 bytes) is test_envelope's */
 static int64_t now;
 static long n_compared, n_divergent;
 
 /* ---- comparing the two parsers ----------------------------------------------------------- */
-
-/* A NUL byte right after what can end a number or a literal: jansson may have dropped it. */
-static bool known_divergence(const char *s, size_t len)
-{
-    for (size_t i = 1; i < len; i++)
-        if (s[i] == '\0' &&
-            ((s[i - 1] >= '0' && s[i - 1] <= '9') || (s[i - 1] >= 'a' && s[i - 1] <= 'z')))
-            return true;
-    return false;
-}
-
-static bool envs_equal(const ing_envelope_t *a, const ing_envelope_t *b)
-{
-    return strcmp(a->document_id, b->document_id) == 0 && a->version == b->version &&
-           strcmp(a->ins, b->ins) == 0 && strcmp(a->oid, b->oid) == 0 &&
-           strcmp(a->finess, b->finess) == 0 && strcmp(a->rpps, b->rpps) == 0 &&
-           strcmp(a->type_code, b->type_code) == 0 && strcmp(a->media_type, b->media_type) == 0 &&
-           strcmp(a->format_code, b->format_code) == 0 && strcmp(a->title, b->title) == 0 &&
-           strcmp(a->created_at, b->created_at) == 0 && a->confidentiality == b->confidentiality &&
-           a->hidden_from_patient == b->hidden_from_patient &&
-           memcmp(a->sha256, b->sha256, sizeof(a->sha256)) == 0 &&
-           a->content_len == b->content_len &&
-           (a->content_len == 0 || memcmp(a->content, b->content, a->content_len) == 0);
-}
 
 static void show(const char *s, size_t len)
 {
@@ -87,8 +65,8 @@ static bool batch_agrees(const ing_policy_t *pol, const char *body, size_t len)
             ing_envelope_init(&b);
             ing_err_t ea = ing_envelope_from_jansson(pol, json_array_get(arr, i), now, &a, &pa);
             ing_err_t eb = ing_envelope_parse_json(pol, el.ptr, el.len, now, &b, &pb);
-            ok =
-                ea == eb && strcmp(pa.field, pb.field) == 0 && (ea != ING_OK || envs_equal(&a, &b));
+            ok = ea == eb && strcmp(pa.field, pb.field) == 0 &&
+                 (ea != ING_OK || json_envs_equal(&a, &b));
             ing_envelope_fini(&a);
             ing_envelope_fini(&b);
         }
@@ -108,12 +86,12 @@ static void compare_with(ing_test_counts_t *t, const ing_policy_t *pol, const ch
     ing_err_t ea = ing_envelope_parse_json_jansson(pol, body, len, now, &a, &pa);
     ing_err_t eb = ing_envelope_parse_json(pol, body, len, now, &b, &pb);
     bool same = ea == eb && pa.code == pb.code && strcmp(pa.field, pb.field) == 0 &&
-                (ea != ING_OK || envs_equal(&a, &b)) && (eb == ING_OK || pb.detail[0]);
+                (ea != ING_OK || json_envs_equal(&a, &b)) && (eb == ING_OK || pb.detail[0]);
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     ing_problem_t pc = {0};
     bool same_syntax = (j != NULL) == (ing_json_check(body, len, &pc) == ING_OK);
     json_decref(j);
-    bool divergent = known_divergence(body, len);
+    bool divergent = json_known_divergence(body, len);
     if (divergent && (!same || !same_syntax) && eb == ING_ERR_INVALID_JSON) {
         n_divergent++;
         same = same_syntax = true;
@@ -141,7 +119,7 @@ static void compare(ing_test_counts_t *t, const char *name, const char *body, si
     memcpy(batch, "[ ", 2);
     memcpy(batch + 2, body, len);
     memcpy(batch + 2 + len, " ,{} ]", 6);
-    bool ok = batch_agrees(policy_big, batch, blen) || known_divergence(batch, blen);
+    bool ok = batch_agrees(policy_big, batch, blen) || json_known_divergence(batch, blen);
     CHECK(t, ok, "%s: batch verdicts differ", name);
     if (!ok)
         show(batch, blen);
