@@ -97,18 +97,20 @@ pg_app_psql() {
         "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$PG_URL" "$@"
 }
 
+# pg_ensure_role_db [DB]: the application role, and DB (default the stack's) owned by it.
 pg_ensure_role_db() {
+    local db=${1:-$PG_DB}
     pg_admin_psql -d postgres -v role="$PG_USER" -v pass="$PG_PASSWORD" <<'SQL' ||
 SELECT format('CREATE ROLE %I LOGIN', :'role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
 ALTER ROLE :"role" LOGIN PASSWORD :'pass';
 SQL
         die "could not create role $PG_USER"
-    pg_admin_psql -d postgres -v db="$PG_DB" -v role="$PG_USER" <<'SQL' ||
+    pg_admin_psql -d postgres -v db="$db" -v role="$PG_USER" <<'SQL' ||
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
 SQL
-        die "could not create database $PG_DB"
+        die "could not create database $db"
 }
 
 pg_migrate() {
