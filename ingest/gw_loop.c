@@ -236,30 +236,47 @@ void gw_loop_kafka_bytes(gw_loop_t *loop, long long delta)
     loop->kafka_bytes = (size_t)((long long)loop->kafka_bytes + delta);
 }
 
-/* Would `extra` more buffered bytes keep this thread within its share of max_inflight_bytes? */
-static bool inflight_room(const gw_loop_t *loop, size_t extra)
+int gw_inflight_admit(size_t held, size_t extra, size_t own, size_t cap)
 {
-    return loop->buffered_bytes + loop->kafka_bytes + extra <= loop->inflight_cap;
+    if (own > cap)
+        return 413; /* would not fit even alone: a 503 would have the client retry forever */
+    return held + extra <= cap ? 0 : 503;
+}
+
+/* gw_inflight_admit for `extra` more bytes of c's read buffer; answers the refusal. */
+static bool inflight_admit(gw_conn_t *c, size_t extra, gw_problem_t *p)
+{
+    gw_loop_t *loop = c->loop;
+    int v = gw_inflight_admit(loop->buffered_bytes + loop->kafka_bytes, extra, c->in.cap + extra,
+                              loop->inflight_cap);
+    if (v == 0)
+        return true;
+    if (v == 503) {
+        gw_metrics_unavailable(loop->metrics, GW_UNAVAIL_INFLIGHT_BYTES);
+        gw_problem_http(p, 503, "too many bytes in flight; retry later");
+    } else {
+        char detail[128];
+        snprintf(detail, sizeof(detail),
+                 "the request needs more than the %zu bytes a gateway thread holds at once",
+                 loop->inflight_cap);
+        gw_problem_http(p, v, detail);
+    }
+    return false;
 }
 
 /* Admission of a request with a body, before reading it: refused (503) while this thread
- * holds too much for requests in flight or Kafka is not keeping up. `extra`: what reading its
- * body adds to the buffer the connection holds already. */
-static bool admit_body(gw_loop_t *loop, size_t extra, gw_problem_t *p)
+ * holds too much for requests in flight or Kafka is not keeping up, or (413) when it could
+ * never fit. `extra`: what reading its body adds to the buffer the connection holds already. */
+static bool admit_body(gw_conn_t *c, size_t extra, gw_problem_t *p)
 {
-    const char *why = NULL;
-    gw_unavailable_t reason = GW_UNAVAIL_KAFKA_BACKLOG;
-    if (loop->kafka_bytes > (size_t)loop->conf.settings->kafka_high_water_bytes) {
-        why = "Kafka is not keeping up; retry later";
-    } else if (!inflight_room(loop, extra)) {
-        why = "too many bytes in flight; retry later";
-        reason = GW_UNAVAIL_INFLIGHT_BYTES;
+    gw_loop_t *loop = c->loop;
+    bool fits_alone = c->in.cap + extra <= loop->inflight_cap; /* else its 413, even now */
+    if (fits_alone && loop->kafka_bytes > (size_t)loop->conf.settings->kafka_high_water_bytes) {
+        gw_metrics_unavailable(loop->metrics, GW_UNAVAIL_KAFKA_BACKLOG);
+        gw_problem_http(p, 503, "Kafka is not keeping up; retry later");
+        return false;
     }
-    if (!why)
-        return true;
-    gw_metrics_unavailable(loop->metrics, reason);
-    gw_problem_http(p, 503, why);
-    return false;
+    return inflight_admit(c, extra, p);
 }
 
 static void reset_request(gw_conn_t *c)
@@ -456,7 +473,7 @@ static bool conn_process_input(gw_conn_t *c)
         c->body_total = req.content_length > 0 ? (size_t)h + (size_t)req.content_length : 0;
         size_t extra = c->body_total + 1 > c->in.cap ? c->body_total + 1 - c->in.cap : 0;
         if (!gw_api_precheck(&req, &loop->auth, &c->peer, &c->id, &p) ||
-            (has_body && (!admit_body(loop, extra, &p) || !gw_api_admit_body(loop, c, &req, &p)))) {
+            (has_body && (!admit_body(c, extra, &p) || !gw_api_admit_body(loop, c, &req, &p)))) {
             if (has_body) {
                 c->close_after = true; /* its body is not read: do not guess where it ends */
                 c->linger = true;
@@ -609,10 +626,10 @@ static bool conn_fill(gw_conn_t *c)
         return false;
     }
     size_t room = want - c->in.len;
-    if (want + 1 > c->in.cap && c->head_len > 0 && !inflight_room(loop, want + 1 - c->in.cap)) {
+    gw_problem_t p;
+    if (want + 1 > c->in.cap && c->head_len > 0 && !inflight_admit(c, want + 1 - c->in.cap, &p)) {
         /* A chunked body grows past what this thread may hold: refused mid-body. */
-        gw_metrics_unavailable(loop->metrics, GW_UNAVAIL_INFLIGHT_BYTES);
-        fail_request(c, 503, "too many bytes in flight; retry later");
+        fail_request(c, p.status, p.detail);
         return false;
     }
     uint8_t *w;

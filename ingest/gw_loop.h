@@ -103,6 +103,18 @@ void gw_loop_kafka_bytes(gw_loop_t *loop, long long delta);
 size_t gw_read_want(size_t buffered, size_t head_len, size_t body_total, size_t max_head,
                     size_t limit);
 
+/**
+ * Admission of `extra` more read-buffer bytes against a thread's share of
+ * gateway.max_inflight_bytes. Pure.
+ * @param held  bytes the thread holds: read buffers plus records not yet acknowledged
+ * @param extra what the admission adds
+ * @param own   what the request's connection would then hold
+ * @param cap   the thread's share
+ * @returns 0 (admitted), 503 (not now: retry later) or 413 (the request alone is over the
+ *          share, so no retry could succeed)
+ */
+int gw_inflight_admit(size_t held, size_t extra, size_t own, size_t cap);
+
 /** A deferred call; cancelled when the loop is destroyed first (free arg, do nothing else). */
 typedef void gw_defer_fn(gw_loop_t *loop, void *arg, bool cancelled);
 

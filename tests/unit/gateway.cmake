@@ -1,6 +1,6 @@
 # Unit tests of ingest/ (label "unit"): the HTTP parser, problem+json rendering and the
 # skeleton identity rules. Pure functions, milliseconds each.
-foreach(name gw_http gw_response gw_metrics gw_ratelimit gw_wait gw_readwant)
+foreach(name gw_http gw_response gw_metrics gw_ratelimit gw_wait gw_readwant gw_inflight)
     add_executable(test_${name} ${CMAKE_CURRENT_LIST_DIR}/test_${name}.c)
     target_include_directories(test_${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     target_link_libraries(test_${name} PRIVATE ing_gateway ing_warnings)
