@@ -23,25 +23,27 @@
 
 /* Everything wk_rules needs about each valid document, one row per array element in order:
  * opposed, duplicate_of, same_key_ref, same_key has the same sha256, current_version,
- * decided. Each lookup is an index probe (patient_space pkey, document_by_content, the
- * (source_finess, document_id, version) key, submission pkey). */
+ * decided. Four index probes per document: patient_space pkey, document_by_content, one scan
+ * of the versions of (source_finess, document_id) on its unique key that yields both the
+ * current version and this version's row, and the submission pkey. */
 #define SQL_FACTS                                                                                  \
     "SELECT COALESCE(p.opposed, false), "                                                          \
     "(SELECT d.id FROM document d WHERE d.ins = k.ins AND d.sha256 = k.sha256 "                    \
     "  AND d.type_code = k.type_code "                                                             \
     "  AND NOT (d.source_finess = k.source_finess AND d.document_id = k.document_id) "             \
     "  ORDER BY d.id LIMIT 1), "                                                                   \
-    "s.id, s.sha256 = k.sha256, "                                                                  \
-    "(SELECT COALESCE(max(d.version), 0) FROM document d "                                         \
-    "  WHERE d.source_finess = k.source_finess AND d.document_id = k.document_id), "               \
+    "v.same_id, v.same_sha, COALESCE(v.current_version, 0), "                                      \
     "(SELECT sub.status <> 'accepted' FROM submission sub "                                        \
     "  WHERE sub.submission_id = k.submission_id) "                                                \
     "FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::int4[], "        \
     "  $7::text[]) WITH ORDINALITY "                                                               \
     "  AS k(ins, sha256, type_code, source_finess, document_id, version, submission_id, ord) "     \
     "LEFT JOIN patient_space p ON p.ins = k.ins "                                                  \
-    "LEFT JOIN document s ON s.source_finess = k.source_finess "                                   \
-    "  AND s.document_id = k.document_id AND s.version = k.version "                               \
+    "LEFT JOIN LATERAL (SELECT max(d.version) AS current_version, "                                \
+    "  max(d.id) FILTER (WHERE d.version = k.version) AS same_id, "                                \
+    "  bool_or(d.sha256 = k.sha256) FILTER (WHERE d.version = k.version) AS same_sha "             \
+    "  FROM document d "                                                                           \
+    "  WHERE d.source_finess = k.source_finess AND d.document_id = k.document_id) v ON true "      \
     "ORDER BY k.ord"
 
 /* Sorted and distinct: one probe per patient, and two workers take row locks in one order. */

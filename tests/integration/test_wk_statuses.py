@@ -249,5 +249,34 @@ def test_dictionary_used_and_readable():
             check("dict_id: %s" % got[0][0] in out, "show: %s" % out)
 
 
+def test_record_is_append_only():
+    """Migration 005: patient spaces and documents can be neither deleted nor re-keyed, by any
+    role, while ordinary writes (a new version marking the previous one superseded) go on."""
+    refused = [
+        "DELETE FROM document WHERE id = (SELECT min(id) FROM document)",
+        "DELETE FROM document WHERE false",
+        "TRUNCATE document",
+        "UPDATE document SET ins = ins WHERE id = (SELECT min(id) FROM document)",
+        "UPDATE document SET id = id WHERE false",
+        "DELETE FROM patient_space WHERE ins = (SELECT min(ins) FROM patient_space)",
+        "TRUNCATE patient_space CASCADE",
+        "UPDATE patient_space SET ins = ins WHERE false",
+    ]
+    before = psql("SELECT count(*) FROM document")
+    for sql in refused:
+        # Rolled back even if it were not refused: the test never destroys what it checks.
+        p = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", harness.PG_URL,
+                            "-c", "BEGIN; %s; ROLLBACK" % sql], capture_output=True, text=True)
+        check(p.returncode != 0 and "append-only" in p.stderr,
+              "%s: rc %d %s" % (sql, p.returncode, p.stderr.strip()))
+    check(psql("SELECT count(*) FROM document") >= before, "documents went away")
+    # What the worker does to existing rows is still allowed (inside a transaction rolled back).
+    out = psql("BEGIN; UPDATE document SET superseded = superseded WHERE id = (SELECT min(id) "
+               "FROM document); UPDATE patient_space SET opposed = opposed WHERE ins = (SELECT "
+               "min(ins) FROM patient_space); ROLLBACK")
+    check(out == [], "ordinary updates refused: %s" % out)
+
+
 if __name__ == "__main__":
-    harness.run([test_every_status, test_dictionary_used_and_readable])
+    harness.run([test_every_status, test_dictionary_used_and_readable,
+                 test_record_is_append_only])
