@@ -1,6 +1,7 @@
 #include "ing_envelope.h"
 
 #include "ing_json.h"
+#include "ing_time.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -267,37 +268,6 @@ static long utf8_chars(const char *s)
     return n;
 }
 
-/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
-static bool rfc3339_ok(const char *s)
-{
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    size_t i = 0;
-    for (; shape[i]; i++) {
-        char c = s[i];
-        if (shape[i] == 'd' ? !(c >= '0' && c <= '9') : c != shape[i] && !(i == 10 && c == 't'))
-            return false;
-    }
-    int mon = (s[5] - '0') * 10 + (s[6] - '0'), day = (s[8] - '0') * 10 + (s[9] - '0');
-    int hour = (s[11] - '0') * 10 + (s[12] - '0'), min = (s[14] - '0') * 10 + (s[15] - '0');
-    int sec = (s[17] - '0') * 10 + (s[18] - '0');
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
-        return false;
-    if (s[i] == '.') {
-        size_t start = ++i;
-        while (s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == start)
-            return false;
-    }
-    if (s[i] == 'Z' || s[i] == 'z')
-        return s[i + 1] == '\0';
-    if (s[i] != '+' && s[i] != '-')
-        return false;
-    const char *z = s + i + 1;
-    return z[0] >= '0' && z[0] <= '2' && z[1] >= '0' && z[1] <= '9' && z[2] == ':' && z[3] >= '0' &&
-           z[3] <= '5' && z[4] >= '0' && z[4] <= '9' && z[5] == '\0';
-}
-
 ing_err_t ing_envelope_validate(const ing_policy_t *policy, const ing_envelope_t *env,
                                 int64_t now_us, ing_problem_t *problem)
 {
@@ -342,7 +312,8 @@ ing_err_t ing_envelope_validate(const ing_policy_t *policy, const ing_envelope_t
     if (title_chars < 0 || title_chars > ING_TITLE_MAX_CHARS)
         return ing_problem_set(problem, ING_ERR_INVALID_FIELD, "title",
                                "title must be UTF-8 of at most %d characters", ING_TITLE_MAX_CHARS);
-    if (!rfc3339_ok(env->created_at))
+    int64_t created_us;
+    if (!ing_time_parse_rfc3339(env->created_at, &created_us))
         return ing_problem_set(problem, ING_ERR_INVALID_FIELD, "created_at",
                                "created_at must be an RFC 3339 date-time");
     if (env->confidentiality != 'N' && env->confidentiality != 'R' && env->confidentiality != 'V')

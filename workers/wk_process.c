@@ -41,7 +41,6 @@ void wk_process_record(const ing_policy_t *policy, const void *data, size_t len,
     item->key_id = NULL;
     item->dict_id = 0;
     item->document_ref = 0;
-    item->ref_item = -1;
     item->superseded = item->supersede_others = false;
     item->rule = "";
 

@@ -44,7 +44,6 @@ typedef struct wk_item {
     const char *key_id; /* points into the keyring */
     int32_t dict_id;    /* the zstd dictionary used, 0: none */
     int64_t document_ref;
-    int ref_item;    /* >= 0: document_ref is that earlier item's, known after its insert */
     bool superseded; /* stored as history (lower version than the current one) */
     bool supersede_others;
     const char *rule; /* the wk_rules row that decided */

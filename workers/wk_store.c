@@ -8,24 +8,31 @@
 #include <libpq-fe.h>
 
 #include "ing_log.h"
+#include "ing_time.h"
 #include "wk_pgarray.h"
+#include "wk_pgcopy.h"
 #include "wk_rules.h"
 #include "wk_sqlstate.h"
 
 /*
  * Statements per batch, not per document: each statement takes the batch's values of a column
- * as one binary array parameter and reads them back as rows with unnest(...), so a batch of
- * 500 documents costs five statements (facts; patient spaces, documents and superseded flags
- * in one pipeline; statuses) plus BEGIN and COMMIT — PostgreSQL parses, plans and executes
- * each once per batch instead of once per document, which was most of its CPU per stored row.
- * Every rule is still enforced by the same unique constraints inside the transaction.
+ * as one binary array parameter and reads them back as rows with unnest(...), and the new
+ * documents go in with one binary COPY. A batch of 500 documents costs three round trips
+ * between BEGIN and COMMIT: patient spaces and facts in one pipeline, the COPY, then
+ * superseded flags and statuses in one pipeline. PostgreSQL parses, plans and executes each
+ * statement once per batch instead of once per document, and COPY is its cheapest way in for
+ * new rows. Every rule is still enforced by the same unique constraints inside the
+ * transaction: a row another worker inserted meanwhile makes the COPY fail, and the batch is
+ * retried with fresh facts.
  */
 
 /* Everything wk_rules needs about each valid document, one row per array element in order:
  * opposed, duplicate_of, same_key_ref, same_key has the same sha256, current_version,
- * decided. Four index probes per document: patient_space pkey, document_by_content, one scan
- * of the versions of (source_finess, document_id) on its unique key that yields both the
- * current version and this version's row, and the submission pkey. */
+ * decided, and an id from the document sequence for it in case it is stored (ids of
+ * documents not stored are skipped, as bigserial allows). Four index probes per document:
+ * patient_space pkey, document_by_content, one scan of the versions of (source_finess, document_id)
+ * on its unique key that yields both the current version and this version's row, and the submission
+ * pkey. */
 #define SQL_FACTS                                                                                  \
     "SELECT COALESCE(p.opposed, false), "                                                          \
     "(SELECT d.id FROM document d WHERE d.ins = k.ins AND d.sha256 = k.sha256 "                    \
@@ -34,7 +41,8 @@
     "  ORDER BY d.id LIMIT 1), "                                                                   \
     "v.same_id, v.same_sha, COALESCE(v.current_version, 0), "                                      \
     "(SELECT sub.status <> 'accepted' FROM submission sub "                                        \
-    "  WHERE sub.submission_id = k.submission_id) "                                                \
+    "  WHERE sub.submission_id = k.submission_id), "                                               \
+    "nextval('document_id_seq') "                                                                  \
     "FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::int4[], "        \
     "  $7::text[]) WITH ORDINALITY "                                                               \
     "  AS k(ins, sha256, type_code, source_finess, document_id, version, submission_id, ord) "     \
@@ -51,33 +59,17 @@
     "INSERT INTO patient_space (ins) SELECT DISTINCT ins FROM unnest($1::text[]) AS p(ins) "       \
     "ORDER BY ins ON CONFLICT DO NOTHING"
 
-/* One row per array element, in order: the new document's id, or NULL when the key was
- * inserted by someone else since the facts were read (ON CONFLICT DO NOTHING returns nothing
- * for it). RETURNING cannot carry the element's position, so the rows are matched back by
- * submission_id ($5, unique in document). */
-#define SQL_DOCUMENTS                                                                              \
-    "WITH inserted AS ("                                                                           \
-    "INSERT INTO document (ins, source_finess, document_id, version, submission_id, type_code, "   \
+/* The new documents, with the ids the facts handed out. A key inserted by someone else since
+ * the facts were read is a unique violation: the whole batch is rolled back and retried. */
+#define SQL_COPY_DOCUMENTS                                                                         \
+    "COPY document (id, ins, source_finess, document_id, version, submission_id, type_code, "      \
     "media_type, format_code, title, author_rpps, created_at, confidentiality, "                   \
     "hidden_from_patient, sha256, size_bytes, compression, content, received_at, "                 \
     "kafka_partition, kafka_offset, superseded, dict_id, key_id, nonce) "                          \
-    "SELECT ins, source_finess, document_id, version, submission_id, type_code, media_type, "      \
-    "format_code, title, author_rpps, created_at::timestamptz, confidentiality, hidden, sha256, "  \
-    "size_bytes, 'zstd', content, to_timestamp(received_us / 1000000.0), kafka_partition, "        \
-    "kafka_offset, superseded, dict_id, key_id, nonce "                                            \
-    "FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::text[], "         \
-    "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], "     \
-    "$14::bytea[], $15::int4[], $16::bytea[], $17::int8[], $18::int4[], $19::int8[], "             \
-    "$20::bool[], $21::int4[], $22::text[], $23::bytea[]) "                                        \
-    "AS b(ins, source_finess, document_id, version, submission_id, type_code, media_type, "        \
-    "format_code, title, author_rpps, created_at, confidentiality, hidden, sha256, size_bytes, "   \
-    "content, received_us, kafka_partition, kafka_offset, superseded, dict_id, key_id, nonce) "    \
-    "ON CONFLICT (source_finess, document_id, version) DO NOTHING "                                \
-    "RETURNING id, submission_id) "                                                                \
-    "SELECT inserted.id FROM unnest($5::text[]) WITH ORDINALITY AS b(submission_id, ord) "         \
-    "LEFT JOIN inserted USING (submission_id) ORDER BY b.ord"
+    "FROM STDIN (FORMAT binary)"
+#define COPY_DOCUMENT_FIELDS 25
 
-/* A new current version: the lower ones become history. Runs after SQL_DOCUMENTS, so it also
+/* A new current version: the lower ones become history. Runs after the COPY, so it also
  * sees the batch's own lower versions, as the per-document UPDATE did. */
 #define SQL_SUPERSEDE                                                                              \
     "UPDATE document d SET superseded = true "                                                     \
@@ -107,32 +99,6 @@
 /* The columns ($1, $2, ... in order) of each statement. */
 enum { F_INS, F_SHA256, F_TYPE_CODE, F_FINESS, F_DOCUMENT_ID, F_VERSION, F_SUBMISSION_ID, F__N };
 enum { P_INS, P__N };
-enum {
-    D_INS,
-    D_FINESS,
-    D_DOCUMENT_ID,
-    D_VERSION,
-    D_SUBMISSION_ID,
-    D_TYPE_CODE,
-    D_MEDIA_TYPE,
-    D_FORMAT_CODE,
-    D_TITLE,
-    D_AUTHOR_RPPS,
-    D_CREATED_AT,
-    D_CONFIDENTIALITY,
-    D_HIDDEN,
-    D_SHA256,
-    D_SIZE_BYTES,
-    D_CONTENT,
-    D_RECEIVED_US,
-    D_PARTITION,
-    D_OFFSET,
-    D_SUPERSEDED,
-    D_DICT_ID,
-    D_KEY_ID,
-    D_NONCE,
-    D__N
-};
 enum { U_FINESS, U_DOCUMENT_ID, U_VERSION, U__N };
 enum {
     S_SUBMISSION_ID,
@@ -146,7 +112,7 @@ enum {
     S_RECEIVED_US,
     S__N
 };
-#define MAX_COLUMNS D__N
+#define MAX_COLUMNS S__N
 
 static const uint32_t facts_types[F__N] = {
     [F_INS] = WK_PG_TEXT,           [F_SHA256] = WK_PG_BYTEA,     [F_TYPE_CODE] = WK_PG_TEXT,
@@ -154,16 +120,6 @@ static const uint32_t facts_types[F__N] = {
     [F_SUBMISSION_ID] = WK_PG_TEXT,
 };
 static const uint32_t patients_types[P__N] = {[P_INS] = WK_PG_TEXT};
-static const uint32_t documents_types[D__N] = {
-    [D_INS] = WK_PG_TEXT,         [D_FINESS] = WK_PG_TEXT,        [D_DOCUMENT_ID] = WK_PG_TEXT,
-    [D_VERSION] = WK_PG_INT4,     [D_SUBMISSION_ID] = WK_PG_TEXT, [D_TYPE_CODE] = WK_PG_TEXT,
-    [D_MEDIA_TYPE] = WK_PG_TEXT,  [D_FORMAT_CODE] = WK_PG_TEXT,   [D_TITLE] = WK_PG_TEXT,
-    [D_AUTHOR_RPPS] = WK_PG_TEXT, [D_CREATED_AT] = WK_PG_TEXT,    [D_CONFIDENTIALITY] = WK_PG_TEXT,
-    [D_HIDDEN] = WK_PG_BOOL,      [D_SHA256] = WK_PG_BYTEA,       [D_SIZE_BYTES] = WK_PG_INT4,
-    [D_CONTENT] = WK_PG_BYTEA,    [D_RECEIVED_US] = WK_PG_INT8,   [D_PARTITION] = WK_PG_INT4,
-    [D_OFFSET] = WK_PG_INT8,      [D_SUPERSEDED] = WK_PG_BOOL,    [D_DICT_ID] = WK_PG_INT4,
-    [D_KEY_ID] = WK_PG_TEXT,      [D_NONCE] = WK_PG_BYTEA,
-};
 static const uint32_t supersede_types[U__N] = {
     [U_FINESS] = WK_PG_TEXT, [U_DOCUMENT_ID] = WK_PG_TEXT, [U_VERSION] = WK_PG_INT4};
 static const uint32_t statuses_types[S__N] = {
@@ -172,14 +128,7 @@ static const uint32_t statuses_types[S__N] = {
     [S_DETAIL] = WK_PG_TEXT,        [S_DOCUMENT_REF] = WK_PG_INT8, [S_RECEIVED_US] = WK_PG_INT8,
 };
 
-typedef enum stmt_id {
-    ST_FACTS,
-    ST_PATIENTS,
-    ST_DOCUMENTS,
-    ST_SUPERSEDE,
-    ST_STATUSES,
-    ST__N
-} stmt_id_t;
+typedef enum stmt_id { ST_FACTS, ST_PATIENTS, ST_SUPERSEDE, ST_STATUSES, ST__N } stmt_id_t;
 
 static const struct {
     const char *name;
@@ -189,7 +138,6 @@ static const struct {
 } statements[ST__N] = {
     [ST_FACTS] = {"wk_facts", SQL_FACTS, F__N, facts_types},
     [ST_PATIENTS] = {"wk_patients", SQL_PATIENTS, P__N, patients_types},
-    [ST_DOCUMENTS] = {"wk_documents", SQL_DOCUMENTS, D__N, documents_types},
     [ST_SUPERSEDE] = {"wk_supersede", SQL_SUPERSEDE, U__N, supersede_types},
     [ST_STATUSES] = {"wk_statuses", SQL_STATUSES, S__N, statuses_types},
 };
@@ -203,8 +151,10 @@ struct wk_store {
     bool allow_unsafe;
     PGconn *conn; /* NULL when not connected */
     bool in_tx;
-    /* Each statement's parameters, rebuilt for every batch; the allocations are kept. */
+    /* Each statement's parameters and the COPY stream, rebuilt for every batch; the
+     * allocations are kept. */
     wk_pgarray_t cols[ST__N][MAX_COLUMNS];
+    wk_pgcopy_t copy;
 };
 
 bool wk_store_connected(const wk_store_t *st)
@@ -310,6 +260,7 @@ ing_err_t wk_store_create(const char *url, bool allow_unsafe, wk_store_t **out, 
     for (int s = 0; s < ST__N; s++)
         for (int i = 0; i < MAX_COLUMNS; i++)
             wk_pgarray_init(&st->cols[s][i], COLUMN_LIMIT);
+    wk_pgcopy_init(&st->copy, COLUMN_LIMIT);
     if (!st->url) {
         free(st);
         return ING_ERR_NOMEM;
@@ -346,6 +297,7 @@ void wk_store_destroy(wk_store_t *st)
     for (int s = 0; s < ST__N; s++)
         for (int i = 0; i < MAX_COLUMNS; i++)
             wk_pgarray_fini(&st->cols[s][i]);
+    wk_pgcopy_fini(&st->copy);
     free(st->url);
     free(st);
 }
@@ -392,25 +344,6 @@ static ing_err_t stmt_bind(wk_store_t *st, stmt_id_t s, bound_t *b, char *errstr
         b->lengths[i] = (int)len;
         b->formats[i] = 1;
     }
-    return ING_OK;
-}
-
-/* Runs one statement outside a pipeline. *res (caller clears) on ING_OK. */
-static ing_err_t stmt_exec(wk_store_t *st, stmt_id_t s, const bound_t *b, PGresult **res,
-                           char *errstr, size_t errstr_size)
-{
-    PGresult *r =
-        PQexecPrepared(st->conn, statements[s].name, b->n, b->values, b->lengths, b->formats, 0);
-    ExecStatusType t = PQresultStatus(r);
-    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
-        ing_err_t err = wk_pg_error(st->conn, r, statements[s].name, errstr, errstr_size);
-        PQclear(r);
-        return err;
-    }
-    if (res)
-        *res = r;
-    else
-        PQclear(r);
     return ING_OK;
 }
 
@@ -508,37 +441,43 @@ static void add_facts_row(wk_pgarray_t *c, const wk_item_t *it)
     wk_pgarray_add_text(&c[F_SUBMISSION_ID], it->meta.submission_id);
 }
 
-static void add_document_row(wk_pgarray_t *c, const wk_item_t *it, const uint8_t *zbase)
+/* created_at was validated (ing_envelope_validate) with the same parser: it cannot fail. */
+static void add_document_row(wk_pgcopy_t *c, const wk_item_t *it, const uint8_t *zbase)
 {
     const ing_envelope_t *e = &it->env;
-    wk_pgarray_add_text(&c[D_INS], e->ins);
-    wk_pgarray_add_text(&c[D_FINESS], e->finess);
-    wk_pgarray_add_text(&c[D_DOCUMENT_ID], e->document_id);
-    wk_pgarray_add_int4(&c[D_VERSION], (int32_t)e->version);
-    wk_pgarray_add_text(&c[D_SUBMISSION_ID], it->meta.submission_id);
-    wk_pgarray_add_text(&c[D_TYPE_CODE], e->type_code);
-    wk_pgarray_add_text(&c[D_MEDIA_TYPE], e->media_type);
-    wk_pgarray_add_opt(&c[D_FORMAT_CODE], e->format_code);
-    wk_pgarray_add_opt(&c[D_TITLE], e->title);
-    wk_pgarray_add_opt(&c[D_AUTHOR_RPPS], e->rpps);
-    wk_pgarray_add_text(&c[D_CREATED_AT], e->created_at);
+    int64_t created_us = 0;
+    (void)ing_time_parse_rfc3339(e->created_at, &created_us);
     char conf[2] = {
         e->confidentiality == 'R' || e->confidentiality == 'V' ? e->confidentiality : 'N', '\0'};
-    wk_pgarray_add_text(&c[D_CONFIDENTIALITY], conf);
-    wk_pgarray_add_bool(&c[D_HIDDEN], e->hidden_from_patient);
-    wk_pgarray_add(&c[D_SHA256], e->sha256, ING_SHA256_LEN);
-    wk_pgarray_add_int4(&c[D_SIZE_BYTES], (int32_t)e->content_len);
-    wk_pgarray_add(&c[D_CONTENT], zbase + it->zoff, it->zlen);
-    wk_pgarray_add_int8(&c[D_RECEIVED_US], it->meta.received_at_us);
-    wk_pgarray_add_int4(&c[D_PARTITION], it->partition);
-    wk_pgarray_add_int8(&c[D_OFFSET], it->offset);
-    wk_pgarray_add_bool(&c[D_SUPERSEDED], it->superseded);
+    wk_pgcopy_row(c, COPY_DOCUMENT_FIELDS);
+    wk_pgcopy_int8(c, it->document_ref);
+    wk_pgcopy_text(c, e->ins);
+    wk_pgcopy_text(c, e->finess);
+    wk_pgcopy_text(c, e->document_id);
+    wk_pgcopy_int4(c, (int32_t)e->version);
+    wk_pgcopy_text(c, it->meta.submission_id);
+    wk_pgcopy_text(c, e->type_code);
+    wk_pgcopy_text(c, e->media_type);
+    wk_pgcopy_opt(c, e->format_code);
+    wk_pgcopy_opt(c, e->title);
+    wk_pgcopy_opt(c, e->rpps);
+    wk_pgcopy_timestamptz(c, created_us);
+    wk_pgcopy_text(c, conf);
+    wk_pgcopy_bool(c, e->hidden_from_patient);
+    wk_pgcopy_field(c, e->sha256, ING_SHA256_LEN);
+    wk_pgcopy_int4(c, (int32_t)e->content_len);
+    wk_pgcopy_text(c, "zstd");
+    wk_pgcopy_field(c, zbase + it->zoff, it->zlen);
+    wk_pgcopy_timestamptz(c, it->meta.received_at_us);
+    wk_pgcopy_int4(c, it->partition);
+    wk_pgcopy_int8(c, it->offset);
+    wk_pgcopy_bool(c, it->superseded);
     if (it->dict_id > 0)
-        wk_pgarray_add_int4(&c[D_DICT_ID], it->dict_id);
+        wk_pgcopy_int4(c, it->dict_id);
     else
-        wk_pgarray_add(&c[D_DICT_ID], NULL, 0);
-    wk_pgarray_add_text(&c[D_KEY_ID], it->key_id);
-    wk_pgarray_add(&c[D_NONCE], it->nonce, ING_GCM_NONCE_LEN);
+        wk_pgcopy_field(c, NULL, 0);
+    wk_pgcopy_text(c, it->key_id);
+    wk_pgcopy_field(c, it->nonce, ING_GCM_NONCE_LEN);
 }
 
 static void add_status_row(wk_pgarray_t *c, const wk_item_t *it)
@@ -587,11 +526,8 @@ static bool same_document(const wk_item_t *a, const wk_item_t *b)
            strcmp(a->env.document_id, b->env.document_id) == 0;
 }
 
-/*
- * The database's facts miss the batch's own earlier records (not inserted yet): add them.
- * An earlier item's document id is unknown until its insert, so a reference to it is
- * encoded as -(index + 1) and resolved after phase_insert.
- */
+/* The database's facts miss the batch's own earlier records (not inserted yet): add them.
+ * Their ids are known already (handed out with the facts). */
 static void facts_overlay(wk_facts_t *f, const wk_item_t *items, size_t i)
 {
     const wk_item_t *it = &items[i];
@@ -605,25 +541,26 @@ static void facts_overlay(wk_facts_t *f, const wk_item_t *items, size_t i)
             f->current_version = e->env.version;
         if (same_doc && e->env.version == it->env.version && f->same_key == WK_KEY_NEW) {
             f->same_key = same_sha ? WK_KEY_SAME_SHA : WK_KEY_OTHER_SHA;
-            f->same_key_ref = -(int64_t)j - 1;
+            f->same_key_ref = e->document_ref;
         }
         if (!same_doc && !f->duplicate_of && same_sha && strcmp(e->env.ins, it->env.ins) == 0 &&
             strcmp(e->env.type_code, it->env.type_code) == 0)
-            f->duplicate_of = -(int64_t)j - 1;
+            f->duplicate_of = e->document_ref;
     }
 }
 
-static void apply_decision(wk_item_t *it, const wk_decision_t *d, const wk_facts_t *f)
+/* new_id: the id the document gets if it is stored. */
+static void apply_decision(wk_item_t *it, const wk_decision_t *d, int64_t new_id)
 {
     it->rule = d->rule;
-    it->document_ref = d->document_ref > 0 ? d->document_ref : 0;
-    it->ref_item = d->document_ref < 0 ? (int)(-d->document_ref - 1) : -1;
+    it->document_ref = d->document_ref;
     switch (d->status) {
     case WK_STATUS_NONE:
         it->outcome = WK_OUT_RETRY;
         break;
     case WK_STATUS_STORED:
         it->outcome = WK_OUT_STORED;
+        it->document_ref = new_id;
         it->superseded = d->superseded;
         it->supersede_others = d->supersede_others;
         break;
@@ -643,26 +580,35 @@ static void apply_decision(wk_item_t *it, const wk_decision_t *d, const wk_facts
     }
 }
 
-/* Phase 1: the facts of every valid document (one statement), then the decisions (wk_rules),
- * in batch order since each one depends on the earlier ones. */
+/* Phase 1: patient spaces and the facts of every valid document (one pipeline), then the
+ * decisions (wk_rules), in batch order since each one depends on the earlier ones. A space is
+ * created for every valid document's patient: any document whose patient has none is stored
+ * (every other outcome needs an earlier document or an opposition, which have one), and the
+ * facts read after it see it with no opposition, as before. */
 static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *errstr,
                               size_t errstr_size)
 {
-    wk_pgarray_t *c = stmt_start(st, ST_FACTS);
+    wk_pgarray_t *pc = stmt_start(st, ST_PATIENTS);
+    wk_pgarray_t *fc = stmt_start(st, ST_FACTS);
     size_t npending = 0;
     for (size_t i = 0; i < n; i++) {
         if (items[i].outcome != WK_OUT_PENDING)
             continue;
-        add_facts_row(c, &items[i]);
+        wk_pgarray_add_text(&pc[P_INS], items[i].env.ins);
+        add_facts_row(fc, &items[i]);
         npending++;
     }
     if (npending == 0)
         return ING_OK;
-    bound_t b;
-    PGresult *r = NULL;
-    ing_err_t err = stmt_bind(st, ST_FACTS, &b, errstr, errstr_size);
+    const stmt_id_t ids[2] = {ST_PATIENTS, ST_FACTS};
+    bound_t b[2];
+    PGresult *res[2] = {NULL, NULL};
+    ing_err_t err = ING_OK;
+    for (size_t q = 0; !err && q < 2; q++)
+        err = stmt_bind(st, ids[q], &b[q], errstr, errstr_size);
     if (!err)
-        err = stmt_exec(st, ST_FACTS, &b, &r, errstr, errstr_size);
+        err = pipeline_exec(st, ids, b, 2, res, "read facts", errstr, errstr_size);
+    const PGresult *r = res[1];
     if (!err && (size_t)PQntuples(r) != npending) {
         snprintf(errstr, errstr_size, "read facts: %d rows for %zu documents", PQntuples(r),
                  npending);
@@ -681,96 +627,116 @@ static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *
                 strcmp(PQgetvalue(r, row, 3), "t") == 0 ? WK_KEY_SAME_SHA : WK_KEY_OTHER_SHA;
         f.current_version = (uint32_t)int_or_zero(r, row, 4);
         f.decided = strcmp(PQgetvalue(r, row, 5), "t") == 0;
+        int64_t new_id = int_or_zero(r, row, 6);
         row++;
         facts_overlay(&f, items, i);
         wk_decision_t d = wk_rules_decide(&f);
-        apply_decision(&items[i], &d, &f);
+        apply_decision(&items[i], &d, new_id);
     }
-    PQclear(r);
-    return err;
-}
-
-/* Phase 2: patient spaces, documents, superseded flags: three statements, one pipeline. */
-static ing_err_t phase_insert(wk_store_t *st, wk_item_t *items, size_t n, const uint8_t *zbase,
-                              char *errstr, size_t errstr_size)
-{
-    wk_pgarray_t *pc = stmt_start(st, ST_PATIENTS);
-    wk_pgarray_t *dc = stmt_start(st, ST_DOCUMENTS);
-    wk_pgarray_t *uc = stmt_start(st, ST_SUPERSEDE);
-    size_t nstore = 0, nsupersede = 0;
-    for (size_t i = 0; i < n; i++) {
-        const wk_item_t *it = &items[i];
-        if (it->outcome != WK_OUT_STORED)
-            continue;
-        wk_pgarray_add_text(&pc[P_INS], it->env.ins);
-        add_document_row(dc, it, zbase);
-        nstore++;
-        if (!it->supersede_others)
-            continue;
-        wk_pgarray_add_text(&uc[U_FINESS], it->env.finess);
-        wk_pgarray_add_text(&uc[U_DOCUMENT_ID], it->env.document_id);
-        wk_pgarray_add_int4(&uc[U_VERSION], (int32_t)it->env.version);
-        nsupersede++;
-    }
-    if (nstore == 0)
-        return ING_OK;
-    /* Patient spaces first: document.ins references them. */
-    const stmt_id_t ids[3] = {ST_PATIENTS, ST_DOCUMENTS, ST_SUPERSEDE};
-    size_t nq = nsupersede ? 3 : 2;
-    bound_t b[3];
-    PGresult *res[3] = {NULL, NULL, NULL};
-    ing_err_t err = ING_OK;
-    for (size_t q = 0; !err && q < nq; q++)
-        err = stmt_bind(st, ids[q], &b[q], errstr, errstr_size);
-    if (!err)
-        err = pipeline_exec(st, ids, b, nq, res, "insert documents", errstr, errstr_size);
-    const PGresult *r = res[1];
-    if (!err && (size_t)PQntuples(r) != nstore) {
-        snprintf(errstr, errstr_size, "insert documents: %d rows for %zu documents", PQntuples(r),
-                 nstore);
-        err = ING_ERR_INTERNAL;
-    }
-    int row = 0;
-    for (size_t i = 0; !err && i < n; i++) {
-        if (items[i].outcome != WK_OUT_STORED)
-            continue;
-        if (PQgetisnull(r, row, 0)) {
-            /* Inserted by someone else since we read the facts (another partition's worker
-             * with the same source and document_id): decide again on redelivery. */
-            snprintf(errstr, errstr_size, "document %s of %s was inserted concurrently",
-                     items[i].env.document_id, items[i].env.finess);
-            err = ING_ERR_UNAVAILABLE;
-            break;
-        }
-        items[i].document_ref = strtoll(PQgetvalue(r, row, 0), NULL, 10);
-        row++;
-    }
-    for (size_t i = 0; !err && i < n; i++)
-        if (items[i].ref_item >= 0)
-            items[i].document_ref = items[items[i].ref_item].document_ref;
-    for (size_t q = 0; q < 3; q++)
+    for (size_t q = 0; q < 2; q++)
         PQclear(res[q]);
     return err;
 }
 
-/* Phase 3: every attributable submission gets its final status, in one statement. */
+/* Sends a whole COPY stream and reads its result. */
+static ing_err_t copy_in(wk_store_t *st, const char *sql, const uint8_t *data, size_t len,
+                         const char *what, char *errstr, size_t errstr_size)
+{
+    PGresult *r = PQexec(st->conn, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        ing_err_t err = wk_pg_error(st->conn, r, what, errstr, errstr_size);
+        PQclear(r);
+        return err;
+    }
+    PQclear(r);
+    ing_err_t err = ING_OK;
+    for (size_t off = 0; off < len;) {
+        size_t chunk = len - off < ((size_t)1 << 20) ? len - off : (size_t)1 << 20;
+        if (PQputCopyData(st->conn, (const char *)data + off, (int)chunk) != 1) {
+            err = wk_pg_error(st->conn, NULL, what, errstr, errstr_size);
+            break;
+        }
+        off += chunk;
+    }
+    /* Ending with an error message aborts the COPY: nothing of a half-sent stream is kept. */
+    if (PQputCopyEnd(st->conn, err ? "stream not sent whole" : NULL) != 1 && !err)
+        err = wk_pg_error(st->conn, NULL, what, errstr, errstr_size);
+    while ((r = PQgetResult(st->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && !err) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            err = wk_pg_error(st->conn, r, what, errstr, errstr_size);
+            /* 23505: a document another worker (another partition, same source and document
+             * id) inserted since the facts were read. Decided again on redelivery. */
+            if (state && strcmp(state, "23505") == 0)
+                err = ING_ERR_UNAVAILABLE;
+        }
+        PQclear(r);
+    }
+    if (PQstatus(st->conn) != CONNECTION_OK) {
+        disconnect(st);
+        return err ? err : ING_ERR_UNAVAILABLE;
+    }
+    return err;
+}
+
+/* Phase 2: the new documents, in one COPY. */
+static ing_err_t phase_insert(wk_store_t *st, wk_item_t *items, size_t n, const uint8_t *zbase,
+                              char *errstr, size_t errstr_size)
+{
+    wk_pgcopy_start(&st->copy);
+    for (size_t i = 0; i < n; i++)
+        if (items[i].outcome == WK_OUT_STORED)
+            add_document_row(&st->copy, &items[i], zbase);
+    if (st->copy.rows == 0)
+        return ING_OK;
+    const uint8_t *data;
+    size_t len;
+    ing_err_t err = wk_pgcopy_finish(&st->copy, &data, &len);
+    if (err) {
+        snprintf(errstr, errstr_size, "insert documents: %s", ing_err_str(err));
+        return err == ING_ERR_TOO_BIG ? ING_ERR_INTERNAL : err;
+    }
+    return copy_in(st, SQL_COPY_DOCUMENTS, data, len, "insert documents", errstr, errstr_size);
+}
+
+/* Phase 3: superseded flags, then every attributable submission's final status: one
+ * pipeline. */
 static ing_err_t phase_status(wk_store_t *st, wk_item_t *items, size_t n, char *errstr,
                               size_t errstr_size)
 {
-    wk_pgarray_t *c = stmt_start(st, ST_STATUSES);
-    size_t count = 0;
+    wk_pgarray_t *uc = stmt_start(st, ST_SUPERSEDE);
+    wk_pgarray_t *sc = stmt_start(st, ST_STATUSES);
+    size_t nsupersede = 0, nstatus = 0;
     for (size_t i = 0; i < n; i++) {
-        if (items[i].outcome == WK_OUT_DEAD && !items[i].id_known)
+        const wk_item_t *it = &items[i];
+        if (it->outcome == WK_OUT_STORED && it->supersede_others) {
+            wk_pgarray_add_text(&uc[U_FINESS], it->env.finess);
+            wk_pgarray_add_text(&uc[U_DOCUMENT_ID], it->env.document_id);
+            wk_pgarray_add_int4(&uc[U_VERSION], (int32_t)it->env.version);
+            nsupersede++;
+        }
+        if (it->outcome == WK_OUT_DEAD && !it->id_known)
             continue;
-        add_status_row(c, &items[i]);
-        count++;
+        add_status_row(sc, it);
+        nstatus++;
     }
-    if (count == 0)
+    stmt_id_t ids[2];
+    size_t nq = 0;
+    if (nsupersede)
+        ids[nq++] = ST_SUPERSEDE;
+    if (nstatus)
+        ids[nq++] = ST_STATUSES;
+    if (nq == 0)
         return ING_OK;
-    bound_t b;
-    ing_err_t err = stmt_bind(st, ST_STATUSES, &b, errstr, errstr_size);
+    bound_t b[2];
+    PGresult *res[2] = {NULL, NULL};
+    ing_err_t err = ING_OK;
+    for (size_t q = 0; !err && q < nq; q++)
+        err = stmt_bind(st, ids[q], &b[q], errstr, errstr_size);
     if (!err)
-        err = stmt_exec(st, ST_STATUSES, &b, NULL, errstr, errstr_size);
+        err = pipeline_exec(st, ids, b, nq, res, "write statuses", errstr, errstr_size);
+    for (size_t q = 0; q < 2; q++)
+        PQclear(res[q]);
     return err;
 }
 

@@ -1,5 +1,5 @@
 # Unit tests of common/ and config/: pure functions, milliseconds each (but see unit.json).
-foreach(name ids codec envelope json record config crypto)
+foreach(name ids codec envelope json record config crypto time)
     add_executable(test_${name} ${CMAKE_CURRENT_LIST_DIR}/test_${name}.c)
     target_include_directories(test_${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     target_compile_definitions(test_${name} PRIVATE ING_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

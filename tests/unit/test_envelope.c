@@ -120,6 +120,7 @@ static const struct {
     {"bad date", "created_at", "\"28/11/2026\"", ING_ERR_INVALID_FIELD, "created_at"},
     {"bad month", "created_at", "\"2026-13-28T09:30:00Z\"", ING_ERR_INVALID_FIELD, "created_at"},
     {"no zone", "created_at", "\"2026-11-28T09:30:00\"", ING_ERR_INVALID_FIELD, "created_at"},
+    {"no such day", "created_at", "\"2026-02-29T09:30:00Z\"", ING_ERR_INVALID_FIELD, "created_at"},
     {"confidentiality", "confidentiality", "\"X\"", ING_ERR_INVALID_FIELD, "confidentiality"},
     {"content too large", "content",
      "\"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUF"
