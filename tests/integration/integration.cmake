@@ -2,7 +2,7 @@
 # PostgreSQL that deploy/local/stack starts (tests/run starts them), and this build's binaries.
 find_program(PYTHON3 python3 REQUIRED)
 foreach(name end_to_end bench_smoke wk_statuses wk_concurrency wk_faults gw_openapi gw_identity gw_intake
-        gw_http)
+        gw_http stack_db)
     add_test(NAME integration.${name}
              COMMAND ${PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/test_${name}.py)
     set_tests_properties(integration.${name} PROPERTIES
