@@ -44,7 +44,8 @@ typedef struct wk_item {
     const char *key_id; /* points into the keyring */
     int32_t dict_id;    /* the zstd dictionary used, 0: none */
     int64_t document_ref;
-    bool superseded; /* stored as history (lower version than the current one) */
+    uint64_t document_key; /* hash of (finess, document_id), set by the store */
+    bool superseded;       /* stored as history (lower version than the current one) */
     bool supersede_others;
     const char *rule; /* the wk_rules row that decided */
     int32_t partition;

@@ -15,7 +15,9 @@ const cfg_setting_t wk_settings_table[] = {
      "dead-letter topic: records that can never be stored, with the reason in headers"},
     {"worker.group", CFG_STRING, S(group), "ing-workers", 0, 0, false,
      "Kafka consumer group of the workers"},
-    {"worker.threads", CFG_INT, S(threads), "1", 1, 64, false,
+    /* Two: a thread spends about two thirds of its batch waiting for PostgreSQL, during
+     * which the other one validates, compresses and encrypts its own batch. */
+    {"worker.threads", CFG_INT, S(threads), "2", 1, 64, false,
      "consumer threads, each with its own Kafka consumer and PostgreSQL connection"},
     {"worker.db_url", CFG_STRING, S(db_url), "", 0, 0, true,
      "PostgreSQL connection URI (libpq), e.g. postgresql://user:pass@host:port/db"},
