@@ -241,6 +241,13 @@ static const char get_sql[] =
     "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
     "FROM submission WHERE submission_id = $1";
 
+static int by_submission_id(const void *a, const void *b)
+{
+    const gw_status_op_t *x = *(const gw_status_op_t *const *)a;
+    const gw_status_op_t *y = *(const gw_status_op_t *const *)b;
+    return strcmp(x->a.submission_id, y->a.submission_id);
+}
+
 /* Sends the statement for the head of the queue: one GET, or up to INSERT_BATCH_MAX
  * consecutive inserts as one multi-row INSERT. */
 static void send_next(gw_status_t *st)
@@ -281,8 +288,16 @@ static void send_next(gw_status_t *st)
         int len = snprintf(sql, sizeof(sql),
                            "INSERT INTO submission (submission_id, org_finess, document_id, "
                            "version, status, received_at) VALUES ");
-        size_t i = 0;
-        for (gw_status_op_t *op = first; op; op = op->next, i++) {
+        /* In submission id order, as the workers write final statuses: two statements that
+         * wait on each other's uncommitted rows in one order cannot deadlock. Unsorted, they
+         * did, each time stalling both for deadlock_timeout (1 s) before one was retried. */
+        const gw_status_op_t *sorted[INSERT_BATCH_MAX];
+        size_t count = 0;
+        for (const gw_status_op_t *op = first; op; op = op->next)
+            sorted[count++] = op;
+        qsort(sorted, count, sizeof(sorted[0]), by_submission_id);
+        for (size_t i = 0; i < count; i++) {
+            const gw_status_op_t *op = sorted[i];
             int b = (int)i * 5;
             len += snprintf(sql + len, sizeof(sql) - (size_t)len,
                             "%s($%d, $%d, $%d, $%d::integer, 'accepted', "
