@@ -654,6 +654,21 @@ static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *
     return err;
 }
 
+/*
+ * A document another worker (another partition, same source and document id) inserted since
+ * the facts were read: a unique violation of the document's key, or of its submission id
+ * (which the worker checked is derived from that key). Transient: decided again, with fresh
+ * facts, on redelivery. Any other violation is permanent (isolated, then dead-lettered).
+ */
+static bool inserted_meanwhile(const PGresult *r)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+    return state && constraint && strcmp(state, "23505") == 0 &&
+           (strcmp(constraint, "document_source_finess_document_id_version_key") == 0 ||
+            strcmp(constraint, "document_submission_id_key") == 0);
+}
+
 /* Sends a whole COPY stream and reads its result. */
 static ing_err_t copy_in(wk_store_t *st, const char *sql, const uint8_t *data, size_t len,
                          const char *what, char *errstr, size_t errstr_size)
@@ -679,11 +694,8 @@ static ing_err_t copy_in(wk_store_t *st, const char *sql, const uint8_t *data, s
         err = wk_pg_error(st->conn, NULL, what, errstr, errstr_size);
     while ((r = PQgetResult(st->conn)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && !err) {
-            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             err = wk_pg_error(st->conn, r, what, errstr, errstr_size);
-            /* 23505: a document another worker (another partition, same source and document
-             * id) inserted since the facts were read. Decided again on redelivery. */
-            if (state && strcmp(state, "23505") == 0)
+            if (inserted_meanwhile(r))
                 err = ING_ERR_UNAVAILABLE;
         }
         PQclear(r);
