@@ -123,19 +123,23 @@ class Stack:
                         os.path.join(ROOT, "config", "local", "worker.conf"), "topics", "create"],
                        env=self.env, check=True, capture_output=True, timeout=60)
 
-    def start_gateway(self):
+    def start_gateway(self, ready=True):
+        """Starts a gateway and waits, as a load balancer would, until /readyz answers 200
+        (Kafka and its status database connected); ready=False: only /healthz (the process
+        is up)."""
         p = Process("gateway", [os.path.join(BUILD, "ingest", "ingest-gateway"), "-c",
                                 os.path.join(ROOT, "config", "local", "gateway.conf")], self.env)
         self.processes.append(p)
+        path = "/readyz" if ready else "/healthz"
 
-        def healthy():
+        def up():
             if p.proc.poll() is not None:
                 raise Failure("gateway exited %s:\n%s" % (p.proc.returncode, p.log_text()))
             try:
-                return self.request("GET", "/healthz")[0] == 200
+                return self.request("GET", path)[0] == 200
             except OSError:
                 return False
-        wait_until("gateway /healthz", healthy, 30)
+        wait_until("gateway " + path, up, 30)
         return p
 
     def start_worker(self, worker_id=1):

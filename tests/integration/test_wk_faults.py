@@ -127,12 +127,16 @@ def test_sigkill_mid_batch_two_workers():
         survivor = stack.start_worker(2)
         prefix = "WK-KILL-" + uuid.uuid4().hex[:8]
         envs = small_docs(prefix, 2000, seed=5000)
+        # The first half streams in while both workers run and the victim is killed
+        # mid-stream; the second half arrives after the kill, so however fast the workers
+        # are, the kill lands before the end and the survivor has work left.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pending = pool.submit(submit_all, stack, envs, 4)
+            pending = pool.submit(submit_all, stack, envs[:1000], 4)
             wait_until("some stored", lambda: harness.stored_count(prefix) >= 200, 120, 0.02)
             victim.stop(signal.SIGKILL)
             killed_at = harness.stored_count(prefix)
             results = pending.result()
+        results.update(submit_all(stack, envs[1000:], 4))
         check(all(r[0] == 202 for r in results.values()), "a submission was not accepted")
         check(killed_at < 2000, "everything was stored before the kill (%d)" % killed_at)
         wait_until("2000 stored", lambda: harness.stored_count(prefix) >= 2000, 120)
