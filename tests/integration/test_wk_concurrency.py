@@ -4,12 +4,14 @@ arriving out of order. Exactly one copy is stored each time."""
 
 import concurrent.futures
 import http.client
+import subprocess
 import time
 import uuid
 
 import harness
 from harness import check, ingsamples, psql, wait_until
-from test_wk_statuses import doc_rows, submission, unique_content, wait_final
+from test_wk_statuses import (dlq_lines, doc_rows, submission, submit_ok, unique_content,
+                              wait_final)
 
 
 def submit_parallel(stack, envs):
@@ -67,6 +69,85 @@ def test_hundred_identical_submissions():
         check(n == [["1"]], "stored copies: %s" % n)
 
 
+def test_same_document_across_partitions():
+    """The same document (source, id, version, content) sent at once for each test patient:
+    its records are keyed by INS, so they land on different partitions and consumers, which
+    race to insert one key. The loser's COPY fails on the unique key and its batch is
+    decided again: one copy stored, every submission (one id: it does not depend on the
+    patient) stored, nothing dead-lettered. Twenty rounds, so the race really happens."""
+    with harness.Stack("race") as stack:
+        stack.start_gateway()
+        stack.start_worker(1)
+        stack.start_worker(2)
+        tag = uuid.uuid4().hex[:8]
+        finess = ingsamples.TEST_FINESS[0]
+        envs, docs = [], []
+        for r in range(20):
+            content, _ = unique_content("%s-%d" % (tag, r))
+            doc = "WK-RACE-%s-%02d" % (tag, r)
+            docs.append(doc)
+            envs += [ingsamples.envelope(doc, content, finess=finess, ins=ins)
+                     for ins in ingsamples.TEST_INS]
+        ids = submit_parallel(stack, envs)
+        check(len(set(ids)) == len(docs), "%d ids for %d documents" % (len(set(ids)), len(docs)))
+        for sid in set(ids):
+            check(wait_final(sid)[0] == "stored", "status %s" % (submission(sid),))
+        time.sleep(3)  # every record consumed, the losers' batches retried
+        for doc in docs:
+            rows = doc_rows(finess, doc)
+            check(len(rows) == 1, "%s stored %d times" % (doc, len(rows)))
+        check(dlq_lines(stack) == [], "dead letters: %s" % dlq_lines(stack)[:2])
+
+
+def test_key_inserted_meanwhile():
+    """The race of two workers on one document key, made deterministic: a transaction stands
+    in for the other worker, inserting the key (with other content) and committing only once
+    the worker's COPY waits on it. The COPY then fails on the unique key; the batch is rolled
+    back, not dead-lettered, and decided again with fresh facts: version_conflict."""
+    with harness.Stack("meanwhile") as stack:
+        stack.start_gateway()
+        worker = stack.start_worker(1)
+        tag = uuid.uuid4().hex[:8]
+        finess = ingsamples.TEST_FINESS[1]
+        doc = "WK-MEANWHILE-" + tag
+        content, _ = unique_content(tag)
+        other = psql_session()
+        other.stdin.write(
+            "BEGIN;\nINSERT INTO document (ins, source_finess, document_id, version, "
+            "submission_id, type_code, media_type, created_at, confidentiality, "
+            "hidden_from_patient, sha256, size_bytes, compression, content, received_at, "
+            "kafka_partition, kafka_offset) VALUES ('%s', '%s', '%s', 1, '%s', '11502-2', "
+            "'text/xml', now(), 'N', false, sha256('other'), 5, 'zstd', 'x', now(), 0, 0);\n"
+            % (ingsamples.TEST_INS[0], finess, doc, uuid.uuid4().hex))
+        other.stdin.flush()
+        sid = submit_ok(stack, ingsamples.envelope(doc, content, finess=finess))
+
+        def copy_waiting():
+            rows = psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                        "'ingest-worker' AND wait_event_type = 'Lock' AND query LIKE 'COPY%'")
+            return rows[0][0] != "0"
+        try:
+            wait_until("the worker's COPY waiting on the other insert", copy_waiting, 30)
+        finally:
+            other.stdin.write("COMMIT;\n")
+            other.stdin.close()
+            other.wait(timeout=30)
+        check(wait_final(sid)[:2] == ("rejected", "version_conflict"),
+              "status %s" % (submission(sid),))
+        check(len(doc_rows(finess, doc)) == 1, "rows %s" % doc_rows(finess, doc))
+        log = worker.log_text()
+        check("SQLSTATE 23505" in log and "batch rolled back" in log,
+              "no rolled-back batch in the worker's log")
+        reasons = [d.get("ing-reason") for d in dlq_lines(stack)]
+        check(reasons == ["version_conflict"], "dead letters %s" % reasons)
+
+
+def psql_session():
+    """A psql reading statements from a pipe: a transaction held open across steps."""
+    return subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", harness.PG_URL],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+
+
 def test_versions_out_of_order():
     """Versions 3, 1, 5, 2, 4 arrive in that order: all kept, only 5 is current."""
     with harness.Stack("order") as stack:
@@ -94,4 +175,5 @@ def test_versions_out_of_order():
 
 
 if __name__ == "__main__":
-    harness.run([test_hundred_identical_submissions, test_versions_out_of_order])
+    harness.run([test_hundred_identical_submissions, test_same_document_across_partitions,
+                 test_key_inserted_meanwhile, test_versions_out_of_order])
