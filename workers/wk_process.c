@@ -41,7 +41,7 @@ void wk_process_record(const ing_policy_t *policy, const void *data, size_t len,
     item->key_id = NULL;
     item->dict_id = 0;
     item->document_ref = 0;
-    item->superseded = item->supersede_others = false;
+    item->superseded = item->supersede_others = item->space_missing = false;
     item->rule = "";
 
     if (!data || ing_record_decode(data, len, &item->env, &item->meta) != ING_OK) {

@@ -47,7 +47,8 @@ typedef struct wk_item {
     uint64_t document_key; /* hash of (finess, document_id), set by the store */
     bool superseded;       /* stored as history (lower version than the current one) */
     bool supersede_others;
-    const char *rule; /* the wk_rules row that decided */
+    bool space_missing; /* the patient had no space when the facts were read */
+    const char *rule;   /* the wk_rules row that decided */
     int32_t partition;
     int64_t offset;
 } wk_item_t;

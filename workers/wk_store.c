@@ -18,7 +18,7 @@
  * Statements per batch, not per document: each statement takes the batch's values of a column
  * as one binary array parameter and reads them back as rows with unnest(...), and the new
  * documents go in with one binary COPY. A batch of 500 documents costs three round trips
- * between BEGIN and COMMIT: patient spaces and facts in one pipeline, the COPY, then
+ * between BEGIN and COMMIT: the facts, the COPY, then the patient spaces still missing,
  * superseded flags and statuses in one pipeline. PostgreSQL parses, plans and executes each
  * statement once per batch instead of once per document, and COPY is its cheapest way in for
  * new rows. Every rule is still enforced by the same unique constraints inside the
@@ -28,11 +28,11 @@
 
 /* Everything wk_rules needs about each valid document, one row per array element in order:
  * opposed, duplicate_of, same_key_ref, same_key has the same sha256, current_version,
- * decided, and an id from the document sequence for it in case it is stored (ids of
- * documents not stored are skipped, as bigserial allows). Four index probes per document:
- * patient_space pkey, document_by_content, one scan of the versions of (source_finess, document_id)
- * on its unique key that yields both the current version and this version's row, and the submission
- * pkey. */
+ * decided, an id from the document sequence for it in case it is stored (ids of documents
+ * not stored are skipped, as bigserial allows), and whether its patient has no space yet. Four
+ * index probes per document: patient_space pkey, document_by_content, one scan of the versions of
+ * (source_finess, document_id) on its unique key that yields both the current version and this
+ * version's row, and the submission pkey. */
 #define SQL_FACTS                                                                                  \
     "SELECT COALESCE(p.opposed, false), "                                                          \
     "(SELECT d.id FROM document d WHERE d.ins = k.ins AND d.sha256 = k.sha256 "                    \
@@ -42,7 +42,7 @@
     "v.same_id, v.same_sha, COALESCE(v.current_version, 0), "                                      \
     "(SELECT sub.status <> 'accepted' FROM submission sub "                                        \
     "  WHERE sub.submission_id = k.submission_id), "                                               \
-    "nextval('document_id_seq') "                                                                  \
+    "nextval('document_id_seq'), p.ins IS NULL "                                                   \
     "FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::int4[], "        \
     "  $7::text[]) WITH ORDINALITY "                                                               \
     "  AS k(ins, sha256, type_code, source_finess, document_id, version, submission_id, ord) "     \
@@ -595,36 +595,29 @@ static void apply_decision(wk_item_t *it, const wk_decision_t *d, int64_t new_id
     }
 }
 
-/* Phase 1: patient spaces and the facts of every valid document (one pipeline), then the
- * decisions (wk_rules), in batch order since each one depends on the earlier ones. A space is
- * created for every valid document's patient: any document whose patient has none is stored
- * (every other outcome needs an earlier document or an opposition, which have one), and the
- * facts read after it see it with no opposition, as before. */
+/* Phase 1: the facts of every valid document (one statement), then the decisions (wk_rules),
+ * in batch order since each one depends on the earlier ones. */
 static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *errstr,
                               size_t errstr_size)
 {
-    wk_pgarray_t *pc = stmt_start(st, ST_PATIENTS);
     wk_pgarray_t *fc = stmt_start(st, ST_FACTS);
     size_t npending = 0;
     for (size_t i = 0; i < n; i++) {
         if (items[i].outcome != WK_OUT_PENDING)
             continue;
-        wk_pgarray_add_text(&pc[P_INS], items[i].env.ins);
         add_facts_row(fc, &items[i]);
         items[i].document_key = document_key(&items[i]);
         npending++;
     }
     if (npending == 0)
         return ING_OK;
-    const stmt_id_t ids[2] = {ST_PATIENTS, ST_FACTS};
-    bound_t b[2];
-    PGresult *res[2] = {NULL, NULL};
-    ing_err_t err = ING_OK;
-    for (size_t q = 0; !err && q < 2; q++)
-        err = stmt_bind(st, ids[q], &b[q], errstr, errstr_size);
+    const stmt_id_t ids[1] = {ST_FACTS};
+    bound_t b[1];
+    PGresult *res[1] = {NULL};
+    ing_err_t err = stmt_bind(st, ST_FACTS, &b[0], errstr, errstr_size);
     if (!err)
-        err = pipeline_exec(st, ids, b, 2, res, "read facts", errstr, errstr_size);
-    const PGresult *r = res[1];
+        err = pipeline_exec(st, ids, b, 1, res, "read facts", errstr, errstr_size);
+    const PGresult *r = res[0];
     if (!err && (size_t)PQntuples(r) != npending) {
         snprintf(errstr, errstr_size, "read facts: %d rows for %zu documents", PQntuples(r),
                  npending);
@@ -644,13 +637,13 @@ static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *
         f.current_version = (uint32_t)int_or_zero(r, row, 4);
         f.decided = strcmp(PQgetvalue(r, row, 5), "t") == 0;
         int64_t new_id = int_or_zero(r, row, 6);
+        items[i].space_missing = strcmp(PQgetvalue(r, row, 7), "t") == 0;
         row++;
         facts_overlay(&f, items, i);
         wk_decision_t d = wk_rules_decide(&f);
         apply_decision(&items[i], &d, new_id);
     }
-    for (size_t q = 0; q < 2; q++)
-        PQclear(res[q]);
+    PQclear(res[0]);
     return err;
 }
 
@@ -727,16 +720,22 @@ static ing_err_t phase_insert(wk_store_t *st, wk_item_t *items, size_t n, const 
     return copy_in(st, SQL_COPY_DOCUMENTS, data, len, "insert documents", errstr, errstr_size);
 }
 
-/* Phase 3: superseded flags, then every attributable submission's final status: one
- * pipeline. */
+/* Phase 3: the patient spaces the stored documents still miss, superseded flags, then every
+ * attributable submission's final status: one pipeline. (A space is created with its first
+ * stored document; no foreign key orders the two, migration 005.) */
 static ing_err_t phase_status(wk_store_t *st, wk_item_t *items, size_t n, char *errstr,
                               size_t errstr_size)
 {
+    wk_pgarray_t *pc = stmt_start(st, ST_PATIENTS);
     wk_pgarray_t *uc = stmt_start(st, ST_SUPERSEDE);
     wk_pgarray_t *sc = stmt_start(st, ST_STATUSES);
-    size_t nsupersede = 0, nstatus = 0;
+    size_t npatients = 0, nsupersede = 0, nstatus = 0;
     for (size_t i = 0; i < n; i++) {
         const wk_item_t *it = &items[i];
+        if (it->outcome == WK_OUT_STORED && it->space_missing) {
+            wk_pgarray_add_text(&pc[P_INS], it->env.ins);
+            npatients++;
+        }
         if (it->outcome == WK_OUT_STORED && it->supersede_others) {
             wk_pgarray_add_text(&uc[U_FINESS], it->env.finess);
             wk_pgarray_add_text(&uc[U_DOCUMENT_ID], it->env.document_id);
@@ -748,22 +747,24 @@ static ing_err_t phase_status(wk_store_t *st, wk_item_t *items, size_t n, char *
         add_status_row(sc, it);
         nstatus++;
     }
-    stmt_id_t ids[2];
+    stmt_id_t ids[3];
     size_t nq = 0;
+    if (npatients)
+        ids[nq++] = ST_PATIENTS;
     if (nsupersede)
         ids[nq++] = ST_SUPERSEDE;
     if (nstatus)
         ids[nq++] = ST_STATUSES;
     if (nq == 0)
         return ING_OK;
-    bound_t b[2];
-    PGresult *res[2] = {NULL, NULL};
+    bound_t b[3];
+    PGresult *res[3] = {NULL, NULL, NULL};
     ing_err_t err = ING_OK;
     for (size_t q = 0; !err && q < nq; q++)
         err = stmt_bind(st, ids[q], &b[q], errstr, errstr_size);
     if (!err)
         err = pipeline_exec(st, ids, b, nq, res, "write statuses", errstr, errstr_size);
-    for (size_t q = 0; q < 2; q++)
+    for (size_t q = 0; q < 3; q++)
         PQclear(res[q]);
     return err;
 }
