@@ -7,42 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include "ing_time.h"
 
 #define PG_EPOCH_UNIX_US 946684800000000LL
-
-bool bt_pg_timestamp(const char *s, int64_t *out)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return false;
-    const char *p = s + n;
-    int64_t frac_us = 0;
-    if (*p == '.') {
-        int64_t scale = 100000;
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return false;
-        for (; isdigit((unsigned char)*p); p++, scale /= 10)
-            frac_us += scale * (*p - '0');
-    }
-    if (strcmp(p, "Z") != 0)
-        return false;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec};
-    *out = (int64_t)timegm(&tm) * 1000000 + frac_us - PG_EPOCH_UNIX_US;
-    return true;
-}
 
 double bt_cpu_seconds_of(const char *comm)
 {
@@ -130,8 +100,9 @@ static ing_err_t put_row(ing_buf_t *b, const ing_envelope_t *env, const ing_reco
                          const void *z, size_t zlen, uint64_t i)
 {
     int64_t created;
-    if (!bt_pg_timestamp(env->created_at, &created))
+    if (!ing_time_parse_rfc3339(env->created_at, &created))
         return ING_ERR_INVALID_FIELD;
+    created -= PG_EPOCH_UNIX_US;
     char conf = env->confidentiality;
     uint8_t hidden = env->hidden_from_patient;
     ing_err_t err = put_i16(b, 20);

@@ -27,12 +27,6 @@ typedef struct bt_copy_result {
 ing_err_t bt_copy_rows(bt_docs_t *docs, const char *pg_url, uint64_t count, int zstd_level,
                        bt_copy_result_t *res, char *errstr, size_t errstr_size) ING_MUST_CHECK;
 
-/**
- * Microseconds between the PostgreSQL epoch (2000-01-01) and an RFC 3339 UTC time of the form
- * YYYY-MM-DDTHH:MM:SS[.frac]Z (pure). @returns false on any other form.
- */
-bool bt_pg_timestamp(const char *rfc3339, int64_t *out);
-
 /** CPU seconds (user + system) of every process whose command name is comm, from /proc. */
 double bt_cpu_seconds_of(const char *comm);
 

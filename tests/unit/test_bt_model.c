@@ -88,31 +88,6 @@ static void test_table(ing_test_counts_t *t)
     }
 }
 
-static void test_timestamp(ing_test_counts_t *t)
-{
-    static const struct {
-        const char *in;
-        bool ok;
-        long long want;
-    } cases[] = {
-        {"2000-01-01T00:00:00Z", true, 0},
-        {"2000-01-01T00:00:01.5Z", true, 1500000},
-        {"2026-11-28T09:30:00Z", true, 849173400000000LL},
-        {"1999-12-31T23:59:59Z", true, -1000000},
-        {"2026-11-28T09:30:00+01:00", false, 0},
-        {"2026-13-28T09:30:00Z", false, 0},
-        {"2026-11-28 09:30:00Z", false, 0},
-        {"", false, 0},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int64_t v = 0;
-        bool ok = bt_pg_timestamp(cases[i].in, &v);
-        CHECK(t, ok == cases[i].ok, "timestamp %s: verdict", cases[i].in);
-        if (ok)
-            CHECK(t, v == cases[i].want, "timestamp %s: %lld", cases[i].in, (long long)v);
-    }
-}
-
 static void test_payload_byte(ing_test_counts_t *t)
 {
     static const struct {
@@ -128,7 +103,6 @@ int main(void)
     ing_test_counts_t t = {0};
     test_model(&t);
     test_table(&t);
-    test_timestamp(&t);
     test_payload_byte(&t);
     return ING_TEST_END(&t);
 }
