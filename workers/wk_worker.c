@@ -19,6 +19,7 @@
 #include "wk_store.h"
 
 #define IDLE_POLL_MS 200
+#define JOIN_BEFORE_CLOSE_MS 10000
 #define DLQ_TIMEOUT_MS 30000
 #define SEEK_TIMEOUT_MS 5000
 
@@ -47,6 +48,7 @@ typedef struct wk_worker {
 
     /* Retry state after a transient failure. */
     bool need_backoff;
+    bool joined; /* the group gave this consumer its first assignment (maybe empty) */
     int attempts;
     int64_t first_failure_us;
     char last_error[512];
@@ -353,6 +355,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *e = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        w->joined = true;
         ing_log(ING_LOG_INFO, w->name, "assigned %d partitions", parts->cnt);
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
@@ -595,9 +598,30 @@ static ing_err_t worker_open(wk_worker_t *w)
     return ING_OK;
 }
 
+/*
+ * librdkafka 2.0.2 (Debian 12) aborts when a cooperative-sticky consumer is closed before its
+ * first assignment (rd_kafka_sticky_assignor_state_destroy: assertion `assignor_state',
+ * upstream issue 4312, fixed in 2.3.0): a worker stopped while its threads were still
+ * joining the group crashed on SIGTERM. So a consumer that never joined polls until it has,
+ * within a bound, and only then closes (which revokes and commits as usual).
+ */
+static void wait_joined(wk_worker_t *w)
+{
+    int64_t deadline = ing_mono_us() + JOIN_BEFORE_CLOSE_MS * 1000;
+    while (!w->joined && ing_mono_us() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 100);
+        if (m) /* dropped: its offset is never stored, the partition's owner reads it again */
+            rd_kafka_message_destroy(m);
+    }
+    if (!w->joined)
+        ing_log(ING_LOG_WARN, w->name, "closing before the group assigned anything (%d ms)",
+                JOIN_BEFORE_CLOSE_MS);
+}
+
 static void worker_close(wk_worker_t *w)
 {
     if (w->rk) {
+        wait_joined(w);
         /* Triggers the final revoke: the rebalance callback commits synchronously. */
         rd_kafka_resp_err_t err = rd_kafka_consumer_close(w->rk);
         if (err)

@@ -146,5 +146,25 @@ def test_sigkill_mid_batch_two_workers():
         check(dlq_lines(stack) == [], "dead letters after the kill")
 
 
+def test_sigterm_while_joining():
+    """SIGTERM while a consumer thread is still joining its group (the second thread waits for
+    the first to give up half of the partitions): every thread closes cleanly and the worker
+    exits 0. librdkafka 2.0.2 aborted here (upstream issue 4312); the worker now lets a
+    consumer join before closing it."""
+    with harness.Stack("joining") as stack:
+        caught = 0
+        for attempt in range(1, 6):
+            worker = stack.start_worker(attempt)
+            wait_until("both consumers subscribed",
+                       lambda: worker.log_text().count("consuming ") >= 2, 30, 0.02)
+            joining = worker.log_text().count("assigned ") < 2
+            rc = worker.stop(signal.SIGTERM)
+            with open(worker.log_path, errors="replace") as f:
+                check(rc == 0, "exit %s:\n%s" % (rc, f.read()[-2000:]))
+            caught += joining
+        check(caught >= 1, "no SIGTERM reached a thread still joining in 5 attempts")
+
+
 if __name__ == "__main__":
-    harness.run([test_sigkill_mid_batch_two_workers, test_postgres_down_30s_under_load])
+    harness.run([test_sigkill_mid_batch_two_workers, test_postgres_down_30s_under_load,
+                 test_sigterm_while_joining])
