@@ -52,6 +52,16 @@ def psql(sql):
     return [line.split("\t") for line in out.splitlines() if line]
 
 
+def metric(stack, series):
+    """The value of one /metrics series of a gateway (name with its labels, as rendered)."""
+    code, _, raw = stack.request("GET", "/metrics")
+    check(code == 200, "/metrics: %d" % code)
+    for line in raw.decode().splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    raise Failure("no series %s in /metrics" % series)
+
+
 def wait_until(what, predicate, timeout, interval=0.2):
     deadline = time.monotonic() + timeout
     while True:

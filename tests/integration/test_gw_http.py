@@ -17,7 +17,7 @@ import time
 import uuid
 
 import harness
-from harness import check, ingsamples, psql, wait_until
+from harness import check, ingsamples, metric, psql, wait_until
 
 FINESS = ingsamples.TEST_FINESS[0]
 FINAL = ("stored", "duplicate", "rejected", "refused")
@@ -140,16 +140,6 @@ def check_problem(resp, status, code, what):
 def submission_status(sid):
     rows = psql("SELECT status FROM submission WHERE submission_id = '%s'" % sid)
     return rows[0][0] if rows else None
-
-
-def metric(stack, series):
-    """The value of one /metrics series (name with its labels, as rendered)."""
-    code, _, raw = stack.request("GET", "/metrics")
-    check(code == 200, "/metrics: %d" % code)
-    for line in raw.decode().splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[-1])
-    raise harness.Failure("no series %s in /metrics" % series)
 
 
 # Bad framing on a chunked request: (name, bytes after the head's last header line, status,

@@ -18,7 +18,7 @@ import time
 import uuid
 
 import harness
-from harness import check, ingsamples, psql, wait_until
+from harness import check, ingsamples, metric, psql, wait_until
 
 FINESS = ingsamples.TEST_FINESS[0]
 FINAL = ("stored", "duplicate", "rejected", "refused")
@@ -302,16 +302,6 @@ def test_slow_body():
               "slow-body 408 counted")
         code, _, body = stack.submit(doc(uuid.uuid4().hex[:8], 1))
         check(code == 202, "a normal upload: %d %s" % (code, body))
-
-
-def metric(stack, series):
-    """The value of one /metrics series (name with its labels, as rendered)."""
-    code, _, raw = stack.request("GET", "/metrics")
-    check(code == 200, "/metrics: %d" % code)
-    for line in raw.decode().splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[-1])
-    raise harness.Failure("no series %s in /metrics" % series)
 
 
 def test_readyz():
