@@ -2,8 +2,9 @@
  * gw_status: the `submission` table as the gateway sees it — one PostgreSQL connection per
  * I/O thread, non-blocking, driven by the thread's epoll (PQsetnonblocking, PQsocket,
  * PQconsumeInput/PQisBusy/PQgetResult). Operations run in FIFO order, one statement in flight:
- * consecutive 'accepted' inserts are batched into one multi-row INSERT, so a GET queued after
- * an insert on the same thread sees its row.
+ * consecutive 'accepted' inserts wait up to 10 ms to go as one prepared statement (up to 500
+ * rows), and go at once when a GET is queued behind them, so a GET queued after an insert on
+ * the same thread sees its row.
  *
  * What happens when the database is down (a decision, not an accident): the connection is
  * retried with exponential backoff (100 ms to 5 s); meanwhile a GET is refused at once

@@ -88,6 +88,32 @@ def test_mixed_batches():
             check(stored == expect.count("accepted"), "%s: %d stored" % (form, stored))
 
 
+def test_accepted_rows():
+    """A batch of 1,000 gets its 1,000 'accepted' rows (statements of up to 500 rows), document
+    ids with array-literal metacharacters intact, and none dropped."""
+    odd = ['quote"d', "back\\slash", "comma,brace{}", "sp ace", "NULL"]
+    with harness.Stack("intake-accepted") as stack:
+        stack.start_gateway()  # no worker: the rows stay 'accepted'
+        tag = uuid.uuid4().hex[:8]
+        items = [doc(tag, i) for i in range(1000)]
+        for i, name in enumerate(odd):
+            items[i]["document_id"] = "INT-%s-%s" % (tag, name)
+        code, _, body = stack.request("POST", "/v1/documents:batch", items)
+        check(code == 200 and body.get("accepted") == 1000, "batch: %d %s" % (code, body))
+
+        def rows():
+            got = psql("SELECT count(*) FROM submission WHERE document_id LIKE 'INT-%s-%%' "
+                       "AND status = 'accepted'" % tag)
+            return int(got[0][0]) == 1000
+        wait_until("1000 accepted rows", rows, 30)
+        for name in odd:
+            quoted = ("INT-%s-%s" % (tag, name)).replace("'", "''")
+            got = psql("SELECT org_finess, version FROM submission WHERE document_id = '%s'"
+                       % quoted)
+            check(got == [[FINESS, "1"]], "row of %r: %s" % (name, got))
+        check(metric(stack, "ing_gateway_status_rows_dropped_total") == 0, "no row dropped")
+
+
 def test_sync_wait():
     """Prefer: wait=10 with a worker -> 200 stored, then 200 duplicate; no worker -> 202 after N."""
     with harness.Stack("intake-sync") as stack:
@@ -352,6 +378,6 @@ def test_readyz():
 
 
 if __name__ == "__main__":
-    harness.run([test_mixed_batches, test_sync_wait, test_rate_limit,
+    harness.run([test_mixed_batches, test_accepted_rows, test_sync_wait, test_rate_limit,
                  test_broker_frozen_under_load, test_sigterm_in_flight, test_slow_body,
                  test_readyz])
