@@ -320,11 +320,12 @@ static bool inserts_due(const gw_status_t *st, int64_t now_us)
            now_us - st->head->queued_us >= INSERT_LINGER_US;
 }
 
-static int send_inserts(gw_status_t *st, const gw_status_op_t *first, size_t n)
+/* Sends the detached list of inserts at first (at most INSERT_BATCH_MAX) as one statement. */
+static int send_inserts(gw_status_t *st, const gw_status_op_t *first)
 {
     const gw_status_op_t *sorted[INSERT_BATCH_MAX];
     size_t count = 0;
-    for (const gw_status_op_t *op = first; op && count < n; op = op->next)
+    for (const gw_status_op_t *op = first; op && count < INSERT_BATCH_MAX; op = op->next)
         sorted[count++] = op;
     qsort(sorted, count, sizeof(sorted[0]), by_submission_id);
     size_t li = 0, lo = 0, ld = 0, lv = 0, lt = 0;
@@ -382,7 +383,7 @@ static void send_next(gw_status_t *st, int64_t now_us)
         const char *values[1] = {first->a.submission_id};
         ok = PQsendQueryParams(st->pg, get_sql, 1, NULL, values, NULL, NULL, 0);
     } else {
-        ok = send_inserts(st, first, n);
+        ok = send_inserts(st, first);
     }
     if (!ok) {
         char why[256];
