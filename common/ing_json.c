@@ -8,6 +8,10 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define ING_B64_AVX2 1
+#endif
 
 /* ---- the reader: bytes, position, first syntax error -------------------------------------- */
 
@@ -1174,6 +1178,61 @@ static const uint32_t b64_d1[256] = B64TABLE(12);
 static const uint32_t b64_d2[256] = B64TABLE(6);
 static const uint32_t b64_d3[256] = B64TABLE(0);
 
+#ifdef ING_B64_AVX2
+/*
+ * 32 characters into 24 bytes per step, `steps` times: the content of an 8 KB document is
+ * 11 KB of base64, and the scalar tables took 9 % of the gateway's CPU (perf, 128 clients).
+ * The method is Muła and Lemire's ("Faster Base64 Encoding and Decoding Using AVX2
+ * Instructions", 2018), with our own tables: a byte is outside the alphabet exactly when
+ * the class bits looked up by its low nibble and by its high nibble share a bit; its value is
+ * the byte plus an offset looked up by its high nibble ('/' moved to slot 1 to tell it from
+ * '+'). Each step stores 32 bytes, 8 past its 24: the caller leaves that room.
+ * @returns false when a byte outside the alphabet was seen (out is then garbage).
+ */
+__attribute__((target("avx2"))) static bool b64_decode_avx2(const uint8_t *in, size_t steps,
+                                                            uint8_t *out)
+{
+    /* class bits: 0x01 any byte whose high nibble is 0, 1 or 8-F; 0x02 "2x" other than '+'
+     * and '/'; 0x04 "3x" above '9'; 0x08 '@' and '`'; 0x10 "5x"/"7x" above 'Z'/'z' */
+    const __m256i by_lo =
+        _mm256_setr_epi8(0x0b, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x07, 0x15,
+                         0x17, 0x17, 0x17, 0x15, 0x0b, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03,
+                         0x03, 0x03, 0x07, 0x15, 0x17, 0x17, 0x17, 0x15);
+    const __m256i by_hi =
+        _mm256_setr_epi8(0x01, 0x01, 0x02, 0x04, 0x08, 0x10, 0x08, 0x10, 0x01, 0x01, 0x01, 0x01,
+                         0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x02, 0x04, 0x08, 0x10, 0x08, 0x10,
+                         0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01);
+    /* slot 1 '/' +16, 2 '+' +19, 3 digits +4, 4-5 upper case -65, 6-7 lower case -71 */
+    const __m256i offset =
+        _mm256_setr_epi8(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 19, 4,
+                         -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m256i nibble = _mm256_set1_epi8(0x0f);
+    const __m256i slash = _mm256_set1_epi8('/');
+    /* four 6-bit values a b c d -> words (a<<6|b) (c<<6|d) -> one 24-bit a b c d per dword */
+    const __m256i join_pairs = _mm256_set1_epi32(0x01400140);
+    const __m256i join_words = _mm256_set1_epi32(0x00011000);
+    /* the 3 bytes of each dword, most significant first, 12 per 128-bit lane; then the lanes
+     * side by side */
+    const __m256i order = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+                                           2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
+    __m256i bad = _mm256_setzero_si256();
+    for (size_t k = 0; k < steps; k++, in += 32, out += 24) {
+        __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)in);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi32(c, 4), nibble);
+        __m256i lo = _mm256_and_si256(c, nibble);
+        bad = _mm256_or_si256(
+            bad, _mm256_and_si256(_mm256_shuffle_epi8(by_lo, lo), _mm256_shuffle_epi8(by_hi, hi)));
+        __m256i slot = _mm256_add_epi8(hi, _mm256_cmpeq_epi8(c, slash));
+        __m256i v = _mm256_add_epi8(c, _mm256_shuffle_epi8(offset, slot));
+        v = _mm256_madd_epi16(_mm256_maddubs_epi16(v, join_pairs), join_words);
+        v = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, order), lanes);
+        _mm256_storeu_si256((__m256i *)(void *)out, v);
+    }
+    return _mm256_testz_si256(bad, bad);
+}
+#endif
+
 ing_err_t ing_json_base64_decode(const char *in, size_t len, uint8_t *out, size_t *out_len)
 {
     const uint8_t *p = (const uint8_t *)in;
@@ -1186,6 +1245,18 @@ ing_err_t ing_json_base64_decode(const char *in, size_t len, uint8_t *out, size_
     size_t quads = len / 4 - 1, q = 0; /* the last quantum may hold padding: apart */
     uint8_t *o = out;
     uint32_t bad = 0;
+#ifdef ING_B64_AVX2
+    /* a step's 8 extra bytes must land inside out: at least 12 more characters (9 bytes)
+     * follow each step */
+    if (quads * 4 >= 32 + 12 && __builtin_cpu_supports("avx2")) {
+        size_t steps = (quads * 4 - 12) / 32;
+        if (!b64_decode_avx2(p, steps, o))
+            return ING_ERR_CONTENT_INVALID_BASE64;
+        q = steps * 8;
+        p += steps * 32;
+        o += steps * 24;
+    }
+#endif
     for (; q + 4 <= quads; q += 4, p += 16, o += 12) {
         for (int k = 0; k < 4; k++) {
             uint32_t v = b64_d0[p[4 * k]] | b64_d1[p[4 * k + 1]] | b64_d2[p[4 * k + 2]] |
