@@ -114,6 +114,53 @@ def test_accepted_rows():
         check(metric(stack, "ing_gateway_status_rows_dropped_total") == 0, "no row dropped")
 
 
+def test_producer_queue_full():
+    """librdkafka's local queue full (kafka.queue.buffering.max.messages 3; one I/O thread, as
+    each thread has a producer of its own), with the broker frozen so that nothing leaves it: a batch of 300 gets its
+    first 3 items accepted (after the thaw) and the other 297 'unavailable' (the gateway is
+    overloaded, Retry-After); meanwhile a second batch is wholly refused, and a single document
+    gets 503, at once. The 3 accepted ones are stored."""
+    def batch(items):
+        code, hdrs, body = stack.request("POST", "/v1/documents:batch", items)
+        check(code == 200, "batch: %d %s" % (code, body))
+        return [r["status"] for r in body["results"]], body["results"], hdrs
+
+    with harness.Stack("intake-queue") as stack:
+        stack.env.update({"ING_KAFKA_QUEUE_BUFFERING_MAX_MESSAGES": "3",
+                          "ING_GATEWAY_THREADS": "1"})
+        stack.start_gateway()
+        stack.start_worker()
+        tag = uuid.uuid4().hex[:8]
+        held = {}
+        pid = kafka_pid()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t = threading.Thread(target=lambda: held.update(
+                r=batch([doc(tag, i) for i in range(300)])))
+            t.start()
+            time.sleep(1)
+            t0 = time.monotonic()
+            statuses, _, _ = batch([doc(tag + "r", i) for i in range(300)])
+            check(statuses == ["unavailable"] * 300, "while 3 are held: %s" % statuses[:5])
+            code, hdrs, body = stack.request("POST", "/v1/documents", doc(tag + "s", 0))
+            check(code == 503 and hdrs.get("retry-after") and "overloaded" in body["detail"],
+                  "single: %d %s %s" % (code, hdrs, body))
+            check(time.monotonic() - t0 < 5, "refusals took %.1f s" % (time.monotonic() - t0))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        t.join(60)
+        check(held, "no answer to the held batch")
+        statuses, results, hdrs = held["r"]
+        check(statuses == ["accepted"] * 3 + ["unavailable"] * 297, "statuses %s" % statuses)
+        check(all(r["code"] == "unavailable" and "overloaded" in r["detail"]
+                  for r in results[3:]), "refused items: %s" % results[3:5])
+        check(hdrs.get("retry-after"), "no Retry-After with retriable items: %s" % hdrs)
+        check(metric(stack, 'ing_gateway_unavailable_total{reason="producer_queue"}') == 598,
+              "producer_queue count")
+        for sid in [r["submission_id"] for r in results[:3]]:
+            st = wait_until("final status of %s" % sid, lambda s=sid: final_status(s), 60)
+            check(st == "stored", "%s ended %s" % (sid, st))
+
 def test_sync_wait():
     """Prefer: wait=10 with a worker -> 200 stored, then 200 duplicate; no worker -> 202 after N."""
     with harness.Stack("intake-sync") as stack:
@@ -378,6 +425,7 @@ def test_readyz():
 
 
 if __name__ == "__main__":
-    harness.run([test_mixed_batches, test_accepted_rows, test_sync_wait, test_rate_limit,
+    harness.run([test_mixed_batches, test_accepted_rows, test_producer_queue_full, test_sync_wait,
+                 test_rate_limit,
                  test_broker_frozen_under_load, test_sigterm_in_flight, test_slow_body,
                  test_readyz])
