@@ -9,6 +9,7 @@ learnt from metadata. CTest runs this file under RESOURCE_LOCK stack like the ot
 other test uses the broker meanwhile.
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -132,9 +133,7 @@ def test_producer_queue_full():
         stack.start_worker()
         tag = uuid.uuid4().hex[:8]
         held = {}
-        pid = kafka_pid()
-        os.kill(pid, signal.SIGSTOP)
-        try:
+        with broker_frozen():
             t = threading.Thread(target=lambda: held.update(
                 r=batch([doc(tag, i) for i in range(300)])))
             t.start()
@@ -146,8 +145,6 @@ def test_producer_queue_full():
             check(code == 503 and hdrs.get("retry-after") and "overloaded" in body["detail"],
                   "single: %d %s %s" % (code, hdrs, body))
             check(time.monotonic() - t0 < 5, "refusals took %.1f s" % (time.monotonic() - t0))
-        finally:
-            os.kill(pid, signal.SIGCONT)
         t.join(60)
         check(held, "no answer to the held batch")
         statuses, results, hdrs = held["r"]
@@ -238,9 +235,16 @@ def test_rate_limit():
         check(metric(stack, "ing_gateway_rate_limited_total") >= 3, "429s counted")
 
 
-def kafka_pid():
+@contextlib.contextmanager
+def broker_frozen():
+    """The stack's broker stopped (SIGSTOP) for the with block, always resumed after it."""
     with open(KAFKA_PID) as f:
-        return int(f.read().strip())
+        pid = int(f.read().strip())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def test_broker_frozen_under_load():
@@ -277,14 +281,10 @@ def test_broker_frozen_under_load():
         threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
         for t in threads:
             t.start()
-        pid = kafka_pid()
-        try:
-            time.sleep(2)
-            frozen_at = time.monotonic()
-            os.kill(pid, signal.SIGSTOP)
+        time.sleep(2)
+        frozen_at = time.monotonic()
+        with broker_frozen():
             time.sleep(10)
-        finally:
-            os.kill(pid, signal.SIGCONT)
         resumed_at = time.monotonic()
         time.sleep(8)
         stop.set()
@@ -328,10 +328,8 @@ def test_sigterm_in_flight():
             with lock:
                 results.append(code)
 
-        pid = kafka_pid()
         threads = [threading.Thread(target=client, args=(k,)) for k in range(20)]
-        try:
-            os.kill(pid, signal.SIGSTOP)
+        with broker_frozen():
             for t in threads:
                 t.start()
             wait_until("20 requests sent", lambda: len(sent) == 20, 10, 0.02)
@@ -339,8 +337,6 @@ def test_sigterm_in_flight():
             check(not results, "answered before the broker returned: %s" % results)
             gw.proc.send_signal(signal.SIGTERM)
             time.sleep(1)
-        finally:
-            os.kill(pid, signal.SIGCONT)
         for t in threads:
             t.join(30)
         rc = gw.proc.wait(30)
@@ -391,9 +387,7 @@ def test_readyz():
         codes = []
         threads = [threading.Thread(target=lambda d=d: codes.append(stack.submit(d)[0]))
                    for d in big]
-        pid = kafka_pid()
-        try:
-            os.kill(pid, signal.SIGSTOP)
+        with broker_frozen():
             for t in threads:
                 t.start()
 
@@ -405,8 +399,6 @@ def test_readyz():
             check(code == 503 and "retry-after" in hdrs, "over the high-water mark: %d" % code)
             check(metric(stack, 'ing_gateway_unavailable_total{reason="kafka_backlog"}') >= 1,
                   "503 counted by reason")
-        finally:
-            os.kill(pid, signal.SIGCONT)
         for t in threads:
             t.join(30)
         check(codes == [202, 202], "the held documents: %s" % codes)
