@@ -97,6 +97,19 @@ void ing_hex_encode(const uint8_t *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
+size_t ing_decimal_u64(uint64_t v, char *out)
+{
+    char reversed[ING_DECIMAL_U64_MAX];
+    size_t n = 0;
+    do {
+        reversed[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = reversed[n - 1 - i];
+    return n;
+}
+
 static int hex_lower_value(char c)
 {
     if (c >= '0' && c <= '9')

@@ -43,6 +43,13 @@ void ing_hex_encode(const uint8_t *in, size_t len, char *out);
 /** Decodes exactly 2*out_len lowercase hex digits. @returns false on any other input. */
 bool ing_hex_decode_lower(const char *in, size_t in_len, uint8_t *out, size_t out_len);
 
+/** The most digits ing_decimal_u64 writes (UINT64_MAX has 20). */
+#define ING_DECIMAL_U64_MAX 20
+
+/** Writes v in decimal at out (no sign, no NUL; at most ING_DECIMAL_U64_MAX bytes) and returns
+ * the count: the hot paths' numbers without printf's format parsing. */
+size_t ing_decimal_u64(uint64_t v, char *out);
+
 /** SHA-256 of len bytes into out[32]. */
 void ing_sha256(const void *data, size_t len, uint8_t out[ING_SHA256_LEN]);
 

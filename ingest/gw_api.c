@@ -334,7 +334,9 @@ static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request
     ing_submission_id(org, env->document_id, env->version, env->sha256, a->submission_id);
     memcpy(sid, a->submission_id, ING_SUBMISSION_ID_LEN + 1);
     memcpy(a->org_finess, org, sizeof(a->org_finess));
-    snprintf(a->document_id, sizeof(a->document_id), "%s", env->document_id);
+    size_t id_len = strnlen(env->document_id, sizeof(a->document_id) - 1);
+    memcpy(a->document_id, env->document_id, id_len);
+    a->document_id[id_len] = '\0';
     a->version = env->version;
     a->received_at_us = now;
     ing_record_meta_t meta = {.received_at_us = now};

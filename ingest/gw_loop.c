@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gw_api.h"
@@ -110,6 +111,8 @@ struct gw_loop {
     size_t inflight_cap;      /* this thread's share of gateway.max_inflight_bytes */
     struct gw_api_state *api; /* rate limits, waiting requests (gw_api) */
     int64_t kafka_served_us;  /* last gw_producer_serve */
+    time_t date_sec;          /* the second date was rendered for */
+    char date[GW_RESPONSE_DATE_SIZE];
 };
 
 static void conn_drive(gw_conn_t *c);
@@ -379,10 +382,24 @@ static bool answer_keeps_alive(const gw_conn_t *c)
     return c->keep_alive && !c->close_after && !c->loop->stopping;
 }
 
+/* How c's answer ends: the Date of this second (rendered once per second per loop) and
+ * whether the connection stays open. */
+static gw_response_head_t answer_head(gw_conn_t *c)
+{
+    gw_loop_t *l = c->loop;
+    time_t now = time(NULL);
+    if (now != l->date_sec) {
+        l->date_sec = now;
+        gw_response_date(now, l->date);
+    }
+    return (gw_response_head_t){
+        .date = l->date, .keep_alive = answer_keeps_alive(c), .http10 = c->http10};
+}
+
 static void respond_problem(gw_conn_t *c, const gw_problem_t *p)
 {
-    bool ka = answer_keeps_alive(c);
-    respond_end(c, p->status, gw_response_problem(&c->out, p, ka, c->http10), ka);
+    gw_response_head_t head = answer_head(c);
+    respond_end(c, p->status, gw_response_problem(&c->out, p, &head), head.keep_alive);
 }
 
 /* A request that cannot be read to its end: answer and close after a lingering read. */
@@ -400,11 +417,11 @@ void gw_conn_respond(gw_conn_t *c, int status, const char *content_type, const v
 {
     if (c->state != C_WAIT)
         return; /* answered already (request timeout) */
-    bool ka = answer_keeps_alive(c);
-    respond_end(c, status,
-                gw_response_write(&c->out, status, content_type, body, body_len, extra_headers, ka,
-                                  c->http10),
-                ka);
+    gw_response_head_t head = answer_head(c);
+    respond_end(
+        c, status,
+        gw_response_write(&c->out, status, content_type, body, body_len, extra_headers, &head),
+        head.keep_alive);
 }
 
 void gw_conn_respond_problem(gw_conn_t *c, const gw_problem_t *p)
@@ -757,11 +774,14 @@ static void conn_on_timeout(gw_conn_t *c)
 
 static void reject_connection(int fd)
 {
+    char date[GW_RESPONSE_DATE_SIZE];
+    gw_response_date(time(NULL), date);
+    const gw_response_head_t head = {.date = date, .keep_alive = false};
     ing_buf_t out;
     ing_buf_init(&out, OUT_LIMIT);
     gw_problem_t p;
     gw_problem_http(&p, 503, "too many connections");
-    if (gw_response_problem(&out, &p, false, false) == ING_OK)
+    if (gw_response_problem(&out, &p, &head) == ING_OK)
         (void)!send(fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
     ing_buf_fini(&out);
     close(fd);

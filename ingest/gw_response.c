@@ -1,12 +1,14 @@
 #include "gw_response.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "gw_http.h"
+#include "ing_codec.h"
 
 static void copy_str(char *dst, size_t size, const char *src)
 {
@@ -95,34 +97,70 @@ char *gw_problem_json(const gw_problem_t *p)
     return text;
 }
 
-ing_err_t gw_response_write(ing_buf_t *out, int status, const char *content_type, const void *body,
-                            size_t body_len, const char *extra_headers, bool keep_alive,
-                            bool http10)
+void gw_response_date(time_t now, char date[GW_RESPONSE_DATE_SIZE])
 {
-    char date[64];
-    time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    const char *connection = !keep_alive ? "Connection: close\r\n"
-                             : http10    ? "Connection: keep-alive\r\n"
-                                         : "";
-    /* A 204 has no body and no Content-Length (RFC 9110 section 8.6). */
-    char length[48] = "";
-    if (status != 204)
-        snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
-    else
-        body_len = 0;
-    ing_err_t err = ing_buf_printf(
-        out, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%s%s%s%s\r\n", status, gw_http_reason(status), date,
-        content_type ? "Content-Type: " : "", content_type ? content_type : "",
-        content_type ? "\r\n" : "", length, connection, extra_headers ? extra_headers : "");
-    if (err)
-        return err;
-    return ing_buf_append(out, body, body_len);
+    strftime(date, GW_RESPONSE_DATE_SIZE, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-ing_err_t gw_response_problem(ing_buf_t *out, const gw_problem_t *p, bool keep_alive, bool http10)
+static char *put(char *p, const char *s, size_t len)
+{
+    memcpy(p, s, len);
+    return p + len;
+}
+
+#define PUT_LITERAL(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+ing_err_t gw_response_write(ing_buf_t *out, int status, const char *content_type, const void *body,
+                            size_t body_len, const char *extra_headers,
+                            const gw_response_head_t *head)
+{
+    const char *reason = gw_http_reason(status);
+    const char *connection = !head->keep_alive ? "Connection: close\r\n"
+                             : head->http10    ? "Connection: keep-alive\r\n"
+                                               : "";
+    /* A 204 has no body and no Content-Length (RFC 9110 section 8.6). */
+    if (status == 204)
+        body_len = 0;
+    size_t reason_len = strlen(reason), date_len = strlen(head->date);
+    size_t type_len = content_type ? strlen(content_type) : 0;
+    size_t conn_len = strlen(connection), extra_len = extra_headers ? strlen(extra_headers) : 0;
+    /* Literal text, a 3-digit status, at most 20 digits of length: 96 bytes cover them. */
+    size_t max_head = 96 + reason_len + date_len + type_len + conn_len + extra_len;
+    uint8_t *at;
+    ing_err_t err = ing_buf_reserve(out, max_head + body_len, &at);
+    if (err)
+        return err;
+    char *p = (char *)at;
+    p = PUT_LITERAL(p, "HTTP/1.1 ");
+    p += ing_decimal_u64((uint64_t)(status % 1000), p);
+    *p++ = ' ';
+    p = put(p, reason, reason_len);
+    p = PUT_LITERAL(p, "\r\nDate: ");
+    p = put(p, head->date, date_len);
+    p = PUT_LITERAL(p, "\r\n");
+    if (content_type) {
+        p = PUT_LITERAL(p, "Content-Type: ");
+        p = put(p, content_type, type_len);
+        p = PUT_LITERAL(p, "\r\n");
+    }
+    if (status != 204) {
+        p = PUT_LITERAL(p, "Content-Length: ");
+        p += ing_decimal_u64(body_len, p);
+        p = PUT_LITERAL(p, "\r\n");
+    }
+    p = put(p, connection, conn_len);
+    if (extra_len)
+        p = put(p, extra_headers, extra_len);
+    p = PUT_LITERAL(p, "\r\n");
+    if (body_len)
+        p = put(p, body, body_len);
+    ing_buf_commit(out, (size_t)(p - (char *)at));
+    return ING_OK;
+}
+
+ing_err_t gw_response_problem(ing_buf_t *out, const gw_problem_t *p, const gw_response_head_t *head)
 {
     char *body = gw_problem_json(p);
     if (!body)
@@ -136,7 +174,7 @@ ing_err_t gw_response_problem(ing_buf_t *out, const gw_problem_t *p, bool keep_a
     if (p->status == 401) /* RFC 9110 section 15.5.2: a 401 names its scheme */
         snprintf(extra + n, sizeof(extra) - (size_t)n, "WWW-Authenticate: Bearer\r\n");
     ing_err_t err = gw_response_write(out, p->status, "application/problem+json", body,
-                                      strlen(body), extra, keep_alive, http10);
+                                      strlen(body), extra, head);
     free(body);
     return err;
 }

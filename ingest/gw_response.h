@@ -12,6 +12,7 @@
 #define GW_RESPONSE_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "ing_buf.h"
 #include "ing_envelope.h"
@@ -45,17 +46,34 @@ void gw_problem_http(gw_problem_t *p, int status, const char *detail);
 /** The problem's JSON body, NUL-terminated; caller frees with free(). NULL on out-of-memory. */
 char *gw_problem_json(const gw_problem_t *p);
 
+/** Room for an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") and its NUL. */
+#define GW_RESPONSE_DATE_SIZE 32
+
+/**
+ * Renders the Date header's value for the second `now` (RFC 9110 section 5.6.7). A loop renders
+ * it once a second, not once a response: gmtime_r takes glibc's time zone lock.
+ */
+void gw_response_date(time_t now, char date[GW_RESPONSE_DATE_SIZE]);
+
+/** How a response's head ends: its Date and whether the connection stays open. */
+typedef struct gw_response_head {
+    const char *date; /* from gw_response_date */
+    bool keep_alive;
+    bool http10; /* an HTTP/1.0 client: keep-alive is said explicitly */
+} gw_response_head_t;
+
 /**
  * Appends a whole response: status line, Date, Content-Type (omitted when NULL),
  * Content-Length, Connection (close, or keep-alive for an HTTP/1.0 client that asked for
- * it), extra_headers (each line ending in CRLF, may be NULL), then the body.
+ * it), extra_headers (each line ending in CRLF, may be NULL), then the body. Assembled by
+ * copies, not printf: this runs once per document on the single-document path.
  */
 ing_err_t gw_response_write(ing_buf_t *out, int status, const char *content_type, const void *body,
-                            size_t body_len, const char *extra_headers, bool keep_alive,
-                            bool http10) ING_MUST_CHECK;
+                            size_t body_len, const char *extra_headers,
+                            const gw_response_head_t *head) ING_MUST_CHECK;
 
 /** Appends a problem+json response (with Retry-After and Allow when the problem says so). */
-ing_err_t gw_response_problem(ing_buf_t *out, const gw_problem_t *p, bool keep_alive,
-                              bool http10) ING_MUST_CHECK;
+ing_err_t gw_response_problem(ing_buf_t *out, const gw_problem_t *p,
+                              const gw_response_head_t *head) ING_MUST_CHECK;
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "ing_codec.h"
 #include "ing_log.h"
 #include "ing_time.h"
 
@@ -331,9 +332,9 @@ static int send_inserts(gw_status_t *st, const gw_status_op_t *first)
     size_t li = 0, lo = 0, ld = 0, lv = 0, lt = 0;
     for (size_t i = 0; i < count; i++) {
         const gw_accepted_t *a = &sorted[i]->a;
-        char version[16], at[24];
-        snprintf(version, sizeof(version), "%u", a->version);
-        snprintf(at, sizeof(at), "%lld", (long long)a->received_at_us);
+        char version[ING_DECIMAL_U64_MAX + 1], at[ING_DECIMAL_U64_MAX + 1];
+        version[ing_decimal_u64(a->version, version)] = '\0';
+        at[ing_decimal_u64(a->received_at_us > 0 ? (uint64_t)a->received_at_us : 0, at)] = '\0';
         li = array_put(st->ids, sizeof(st->ids), li, a->submission_id);
         lo = array_put(st->orgs, sizeof(st->orgs), lo, a->org_finess);
         ld = array_put(st->docs, sizeof(st->docs), ld, a->document_id);

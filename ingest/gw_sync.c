@@ -48,12 +48,25 @@ json_t *gw_sync_submission_json(const gw_submission_t *row)
     return o;
 }
 
+/* prefix + mid + suffix into dst, NUL-terminated; returns the length. dst holds them. */
+static size_t join3(char *dst, const char *prefix, const char *mid, size_t mid_len,
+                    const char *suffix)
+{
+    size_t lp = strlen(prefix), ls = strlen(suffix);
+    memcpy(dst, prefix, lp);
+    memcpy(dst + lp, mid, mid_len);
+    memcpy(dst + lp + mid_len, suffix, ls + 1);
+    return lp + mid_len + ls;
+}
+
 void gw_sync_respond_accepted(gw_conn_t *c, const char *sid)
 {
-    char body[128], location[96];
-    int n = snprintf(body, sizeof(body), "{\"submission_id\":\"%s\",\"status\":\"accepted\"}", sid);
-    snprintf(location, sizeof(location), "Location: /v1/submissions/%s\r\n", sid);
-    gw_conn_respond(c, 202, "application/json", body, (size_t)n, location);
+    /* Assembled by copies, not printf: this runs once per document accepted singly. */
+    char body[64 + ING_SUBMISSION_ID_LEN], location[64 + ING_SUBMISSION_ID_LEN];
+    size_t id_len = strnlen(sid, ING_SUBMISSION_ID_LEN);
+    size_t n = join3(body, "{\"submission_id\":\"", sid, id_len, "\",\"status\":\"accepted\"}");
+    join3(location, "Location: /v1/submissions/", sid, id_len, "\r\n");
+    gw_conn_respond(c, 202, "application/json", body, n, location);
 }
 
 typedef struct answer {

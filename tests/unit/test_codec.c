@@ -29,9 +29,31 @@ static const char *const bad_b64[] = {
     "=m9v",     /* padding first */
 };
 
+static void test_decimal(ing_test_counts_t *t)
+{
+    static const struct {
+        uint64_t v;
+        const char *want;
+    } cases[] = {{0, "0"},
+                 {7, "7"},
+                 {10, "10"},
+                 {202, "202"},
+                 {1000000, "1000000"},
+                 {1764377058123456ull, "1764377058123456"},
+                 {18446744073709551615ull, "18446744073709551615"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[ING_DECIMAL_U64_MAX + 1];
+        memset(out, 'x', sizeof(out));
+        size_t n = ing_decimal_u64(cases[i].v, out);
+        CHECK(t, n == strlen(cases[i].want) && !memcmp(out, cases[i].want, n) && out[n] == 'x',
+              "decimal %s: got %.*s", cases[i].want, (int)n, out);
+    }
+}
+
 int main(void)
 {
     ing_test_counts_t t = {0};
+    test_decimal(&t);
     for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
         uint8_t out[16];
         size_t n = 99;

@@ -17,6 +17,11 @@
 #define KEY_B "bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222"
 #define KEY_X "cccc3333cccc3333cccc3333cccc3333cccc3333cccc3333cccc3333cccc3333"
 
+#include "gw_response.h"
+
+static const gw_response_head_t KEEP = {.date = "Sun, 06 Nov 1994 08:49:37 GMT",
+                                        .keep_alive = true};
+
 static const uint8_t FP_A[ING_SHA256_LEN] = {0xa1};
 static const uint8_t FP_B[ING_SHA256_LEN] = {0xb2};
 static const uint8_t FP_X[ING_SHA256_LEN] = {0xc3}; /* chained to the CA, not registered */
@@ -199,7 +204,7 @@ static void test_401_rendering(ing_test_counts_t *t)
     gw_problem_http(&p, 401, "no credentials");
     ing_buf_t out;
     ing_buf_init(&out, 1 << 16);
-    CHECK(t, gw_response_problem(&out, &p, true, false) == ING_OK, "render 401");
+    CHECK(t, gw_response_problem(&out, &p, &KEEP) == ING_OK, "render 401");
     CHECK(t, ing_buf_append(&out, "", 1) == ING_OK, "NUL");
     const char *text = (const char *)out.data;
     CHECK(t, !strncmp(text, "HTTP/1.1 401 Unauthorized\r\n", 27), "status line: %s", text);
@@ -209,7 +214,7 @@ static void test_401_rendering(ing_test_counts_t *t)
     ing_buf_fini(&out);
     gw_problem_http(&p, 404, "x");
     ing_buf_init(&out, 1 << 16);
-    CHECK(t, gw_response_problem(&out, &p, true, false) == ING_OK, "render 404");
+    CHECK(t, gw_response_problem(&out, &p, &KEEP) == ING_OK, "render 404");
     CHECK(t, ing_buf_append(&out, "", 1) == ING_OK, "NUL");
     CHECK(t, !strstr((const char *)out.data, "WWW-Authenticate"), "no scheme on a 404");
     ing_buf_fini(&out);

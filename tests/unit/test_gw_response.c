@@ -11,6 +11,11 @@
 #include "gw_response.h"
 #include "ing_test.h"
 
+#define DATE "Sun, 06 Nov 1994 08:49:37 GMT"
+static const gw_response_head_t KEEP = {.date = DATE, .keep_alive = true};
+static const gw_response_head_t CLOSE = {.date = DATE, .keep_alive = false};
+static const gw_response_head_t KEEP_HTTP10 = {.date = DATE, .keep_alive = true, .http10 = true};
+
 /* Splits a rendered response; returns the parsed JSON body (caller decrefs) or NULL. */
 static json_t *split(const ing_buf_t *out, int *status, char *head, size_t head_size)
 {
@@ -57,7 +62,7 @@ static void test_contract_codes(ing_test_counts_t *t)
         gw_problem_from_ing(&p, &prob);
         ing_buf_t out;
         ing_buf_init(&out, 1 << 16);
-        CHECK(t, gw_response_problem(&out, &p, true, false) == ING_OK, "%s: render", name);
+        CHECK(t, gw_response_problem(&out, &p, &KEEP) == ING_OK, "%s: render", name);
         int status = 0;
         char head[1024] = "";
         json_t *o = split(&out, &status, head, sizeof(head));
@@ -118,7 +123,7 @@ static void test_http_problems(ing_test_counts_t *t)
             p.allow = "POST";
         ing_buf_t out;
         ing_buf_init(&out, 1 << 16);
-        CHECK(t, gw_response_problem(&out, &p, false, false) == ING_OK, "%d render", p.status);
+        CHECK(t, gw_response_problem(&out, &p, &CLOSE) == ING_OK, "%d render", p.status);
         int status = 0;
         char head[1024] = "";
         json_t *o = split(&out, &status, head, sizeof(head));
@@ -153,7 +158,8 @@ static void test_http10_keep_alive(ing_test_counts_t *t)
 {
     ing_buf_t out;
     ing_buf_init(&out, 4096);
-    CHECK(t, gw_response_write(&out, 200, "application/json", "{}", 2, NULL, true, true) == ING_OK,
+    CHECK(t,
+          gw_response_write(&out, 200, "application/json", "{}", 2, NULL, &KEEP_HTTP10) == ING_OK,
           "1.0 render");
     out.data[out.len] = '\0';
     CHECK(t, strstr((char *)out.data, "Connection: keep-alive\r\n"), "1.0 keep-alive header");
@@ -165,7 +171,7 @@ static void test_no_content(ing_test_counts_t *t)
 {
     ing_buf_t out;
     ing_buf_init(&out, 4096);
-    CHECK(t, gw_response_write(&out, 204, NULL, NULL, 0, NULL, true, false) == ING_OK, "render");
+    CHECK(t, gw_response_write(&out, 204, NULL, NULL, 0, NULL, &KEEP) == ING_OK, "render");
     CHECK(t, ing_buf_append(&out, "", 1) == ING_OK, "terminate");
     const char *text = (const char *)out.data;
     CHECK(t, !strncmp(text, "HTTP/1.1 204 No Content\r\n", 25), "status line: %s", text);
@@ -174,10 +180,72 @@ static void test_no_content(ing_test_counts_t *t)
     ing_buf_fini(&out);
 }
 
+/* The Date value of RFC 9110's own example, and whole responses byte for byte. */
+static void test_exact_bytes(ing_test_counts_t *t)
+{
+    char date[GW_RESPONSE_DATE_SIZE];
+    gw_response_date(784111777, date);
+    CHECK(t, !strcmp(date, DATE), "date: %s", date);
+    gw_response_date(0, date);
+    CHECK(t, !strcmp(date, "Thu, 01 Jan 1970 00:00:00 GMT"), "epoch: %s", date);
+
+    static const struct {
+        int status;
+        const char *type, *body, *extra;
+        const gw_response_head_t *head;
+        const char *want;
+    } cases[] = {
+        {202, "application/json", "{\"a\":1}", "Location: /v1/submissions/x\r\n", &KEEP,
+         "HTTP/1.1 202 Accepted\r\nDate: " DATE "\r\nContent-Type: application/json\r\n"
+         "Content-Length: 7\r\nLocation: /v1/submissions/x\r\n\r\n{\"a\":1}"},
+        {200, "text/plain", "", NULL, &CLOSE,
+         "HTTP/1.1 200 OK\r\nDate: " DATE "\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n"
+         "Connection: close\r\n\r\n"},
+        {503, NULL, "0123456789", "Retry-After: 1\r\n", &KEEP_HTTP10,
+         "HTTP/1.1 503 Service Unavailable\r\nDate: " DATE "\r\nContent-Length: 10\r\n"
+         "Connection: keep-alive\r\nRetry-After: 1\r\n\r\n0123456789"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ing_buf_t out;
+        ing_buf_init(&out, 4096);
+        CHECK(t,
+              gw_response_write(&out, cases[i].status, cases[i].type, cases[i].body,
+                                strlen(cases[i].body), cases[i].extra, cases[i].head) == ING_OK,
+              "case %zu: render", i);
+        size_t want_len = strlen(cases[i].want);
+        CHECK(t, out.len == want_len && !memcmp(out.data, cases[i].want, want_len),
+              "case %zu: got %.*s", i, (int)out.len, out.data ? (const char *)out.data : "");
+        ing_buf_fini(&out);
+    }
+
+    /* A body of 12,345 bytes: a five-digit length, and the bytes after the head intact. */
+    static char big[12345];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
+    ing_buf_t out;
+    ing_buf_init(&out, 1 << 16);
+    CHECK(t, gw_response_write(&out, 200, NULL, big, sizeof(big), NULL, &KEEP) == ING_OK, "big");
+    const char *text = (const char *)out.data;
+    const char *end = text ? strstr(text, "\r\n\r\n") : NULL;
+    CHECK(t, end && strstr(text, "Content-Length: 12345\r\n") < end, "big length");
+    CHECK(t,
+          end && out.len == (size_t)(end + 4 - text) + sizeof(big) &&
+              !memcmp(end + 4, big, sizeof(big)),
+          "big body");
+    ing_buf_fini(&out);
+
+    /* Over the buffer's cap: refused, as the printf version was. */
+    ing_buf_init(&out, 64);
+    CHECK(t, gw_response_write(&out, 200, NULL, big, sizeof(big), NULL, &KEEP) == ING_ERR_TOO_BIG,
+          "over the cap");
+    ing_buf_fini(&out);
+}
+
 int main(void)
 {
     ing_test_counts_t t = {0};
     test_contract_codes(&t);
+    test_exact_bytes(&t);
     test_http_problems(&t);
     test_invalid_utf8_detail(&t);
     test_http10_keep_alive(&t);
