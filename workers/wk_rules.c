@@ -70,7 +70,8 @@ wk_decision_t wk_rules_decide(const wk_facts_t *f)
             .status = r->status,
             .code = r->code,
             .store = r->store,
-            .supersede_others = r->supersede_others,
+            /* Version 1 has no lower version to mark: no statement for the common case. */
+            .supersede_others = r->supersede_others && f->version > 1,
             .superseded = r->superseded,
             .dead_letter = r->dead_letter,
             .document_ref = r->ref == REF_SAME_KEY    ? f->same_key_ref
