@@ -14,6 +14,7 @@
 #include "gw_auth.h"
 #include "gw_loop.h"
 #include "ing_log.h"
+#include "ing_net.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -29,61 +30,14 @@ struct gw_server {
     gw_metrics_t *metrics;
 };
 
-/* Splits "host:port" / "[v6]:port" and resolves it (passive: numeric or a name). */
-static ing_err_t resolve(const char *listen, struct addrinfo **res, char *errstr,
-                         size_t errstr_size)
-{
-    char host[128];
-    const char *port;
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-        if (!close || close[1] != ':' || (size_t)(close - listen - 1) >= sizeof(host))
-            goto bad;
-        memcpy(host, listen + 1, (size_t)(close - listen - 1));
-        host[close - listen - 1] = '\0';
-        port = close + 2;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        if (!colon || (size_t)(colon - listen) >= sizeof(host))
-            goto bad;
-        memcpy(host, listen, (size_t)(colon - listen));
-        host[colon - listen] = '\0';
-        port = colon + 1;
-    }
-    if (!host[0] || !port[0])
-        goto bad;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    int rc = getaddrinfo(host, port, &hints, res);
-    if (rc != 0) {
-        snprintf(errstr, errstr_size, "gateway.listen %s: %s", listen, gai_strerror(rc));
-        return ING_ERR_CONFIG;
-    }
-    return ING_OK;
-bad:
-    snprintf(errstr, errstr_size, "gateway.listen must be host:port or [v6]:port, not \"%s\"",
-             listen);
-    return ING_ERR_CONFIG;
-}
-
-static bool is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-    return false;
-}
-
 ing_err_t gw_server_check_listen(const char *listen, bool *loopback, char *errstr,
                                  size_t errstr_size)
 {
     struct addrinfo *res;
-    ing_err_t err = resolve(listen, &res, errstr, errstr_size);
+    ing_err_t err = ing_net_resolve("gateway.listen", listen, &res, errstr, errstr_size);
     if (err)
         return err;
-    *loopback = is_loopback(res->ai_addr);
+    *loopback = ing_net_is_loopback(res->ai_addr);
     freeaddrinfo(res);
     return ING_OK;
 }
@@ -131,10 +85,10 @@ ing_err_t gw_server_create(const gw_settings_t *settings, const cfg_passthrough_
                            gw_server_t **out, char *errstr, size_t errstr_size)
 {
     struct addrinfo *res = NULL;
-    ing_err_t err = resolve(settings->listen, &res, errstr, errstr_size);
+    ing_err_t err = ing_net_resolve("gateway.listen", settings->listen, &res, errstr, errstr_size);
     if (err)
         return err;
-    bool loopback = is_loopback(res->ai_addr);
+    bool loopback = ing_net_is_loopback(res->ai_addr);
     gw_auth_conf_t auth = {
         .trust_loopback = settings->trust_loopback, .tls = tls != NULL, .orgs = orgs};
     err = gw_auth_check_listener(&auth, loopback, errstr, errstr_size);

@@ -3,11 +3,12 @@
  *
  *   ingest-worker [-c FILE] [--check-config | --print-config | --help]
  *
- * Runs worker.threads consumer threads (wk_worker). SIGTERM/SIGINT: every thread finishes its
- * batch, commits, closes its consumer; exit 0. Exit status: 0 clean stop, 1 a fatal runtime
- * failure (unsafe database, database still unreachable after worker.db_wait_s, a thread that
- * could not start), 2 usage or configuration (including a missing or unreadable keyring).
- * An unreachable database at start-up is waited for (worker.db_wait_s, default forever).
+ * Runs worker.threads consumer threads (wk_worker); this thread's loop takes the signals and,
+ * with worker.metrics_listen set, serves the operators' endpoint (wk_endpoint). SIGTERM/SIGINT:
+ * every thread finishes its batch, commits, closes its consumer; exit 0. Exit status: 0 clean stop,
+ * 1 a fatal runtime failure (unsafe database, database still unreachable after worker.db_wait_s, a
+ * thread that could not start), 2 usage or configuration (including a missing or unreadable
+ * keyring). An unreachable database at start-up is waited for (worker.db_wait_s, default forever).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@
 #include "ing_log.h"
 #include "ing_time.h"
 #include "wk_batch.h"
+#include "wk_endpoint.h"
 #include "wk_settings.h"
 #include "wk_store.h"
 #include "wk_worker.h"
@@ -41,6 +45,18 @@ typedef struct thread_slot {
     ing_err_t err;
     atomic_bool done;
 } thread_slot_t;
+
+/* What /metrics renders: every thread's block. */
+typedef struct scrape {
+    const wk_live_t *live;
+    size_t n;
+} scrape_t;
+
+static ing_err_t render_scrape(void *arg, ing_buf_t *out)
+{
+    const scrape_t *s = arg;
+    return wk_metrics_render(s->live, s->n, out);
+}
 
 static void *thread_main(void *arg)
 {
@@ -216,14 +232,53 @@ int main(int argc, char **argv)
     atomic_bool stop = false;
     int nthreads = (int)settings.threads;
     thread_slot_t *slots = calloc((size_t)nthreads, sizeof(*slots));
-    if (!slots) {
+    /* Each block on its own cache lines: the threads write them on every batch. */
+    size_t live_size = (size_t)nthreads * sizeof(wk_live_t);
+    wk_live_t *live = aligned_alloc(_Alignof(wk_live_t), live_size);
+    if (!slots || !live) {
+        free(slots);
+        free(live);
         ing_keyring_destroy(keyring);
         ing_policy_destroy(policy);
         return EXIT_FAILED;
     }
+    memset(live, 0, live_size);
+    scrape_t scrape = {live, (size_t)nthreads};
+
+    /* One loop on this thread: the signals (signalfd) and the operators' endpoint. */
+    int signal_tag; /* its address marks the signalfd's events */
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    int sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &signal_tag};
+    wk_endpoint_t *endpoint = NULL;
+    bool loop_ok = epfd >= 0 && sigfd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &sev) == 0;
+    if (!loop_ok)
+        ing_log(ING_LOG_ERROR, "main", "epoll/signalfd: %s", strerror(errno));
+    else if (settings.metrics_listen[0]) {
+        if (wk_endpoint_create(settings.metrics_listen, epfd, render_scrape, &scrape, &endpoint,
+                               errstr, sizeof(errstr))) {
+            ing_log(ING_LOG_ERROR, "main", "%s", errstr);
+            loop_ok = false;
+        } else {
+            ing_log(ING_LOG_INFO, "main", "metrics on %s (port %d): GET /metrics, /healthz",
+                    settings.metrics_listen, wk_endpoint_port(endpoint));
+        }
+    }
+    if (!loop_ok) {
+        if (sigfd >= 0)
+            close(sigfd);
+        if (epfd >= 0)
+            close(epfd);
+        free(live);
+        free(slots);
+        ing_keyring_destroy(keyring);
+        ing_policy_destroy(policy);
+        return EXIT_FAILED;
+    }
+
     int started = 0;
     for (int i = 0; i < nthreads; i++) {
-        slots[i].conf = (wk_worker_conf_t){&settings, &kafka, policy, keyring, i, &stop};
+        slots[i].conf = (wk_worker_conf_t){&settings, &kafka, policy, keyring, i, &stop, &live[i]};
         atomic_init(&slots[i].done, false);
         if (pthread_create(&slots[i].tid, NULL, thread_main, &slots[i]) != 0) {
             ing_log(ING_LOG_ERROR, "main", "pthread_create: %s", strerror(errno));
@@ -237,12 +292,23 @@ int main(int argc, char **argv)
 
     bool failed = started < nthreads;
     while (!atomic_load(&stop)) {
-        struct timespec tick = {0, 200 * 1000000};
-        int sig = sigtimedwait(&sigs, NULL, &tick);
-        if (sig == SIGTERM || sig == SIGINT) {
-            ing_log(ING_LOG_INFO, "main", "signal %d: finishing batches and stopping", sig);
-            atomic_store(&stop, true);
+        struct epoll_event evs[16];
+        int n = epoll_wait(epfd, evs, 16, 200);
+        int64_t now = ing_mono_us();
+        for (int e = 0; e < n; e++) {
+            if (evs[e].data.ptr != &signal_tag) {
+                wk_endpoint_handle(endpoint, evs[e].data.ptr, evs[e].events, now);
+                continue;
+            }
+            struct signalfd_siginfo si;
+            while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                ing_log(ING_LOG_INFO, "main", "signal %u: finishing batches and stopping",
+                        si.ssi_signo);
+                atomic_store(&stop, true);
+            }
         }
+        if (endpoint)
+            wk_endpoint_sweep(endpoint, now);
         for (int i = 0; i < started; i++)
             if (atomic_load(&slots[i].done)) { /* a thread only ends early on a fatal error */
                 ing_log(ING_LOG_ERROR, "main", "thread %d stopped: %s; stopping", i,
@@ -271,6 +337,10 @@ int main(int argc, char **argv)
             " dead_lettered=%" PRIu64 " retries=%" PRIu64,
             failed ? EXIT_FAILED : EXIT_OK, total.records, total.stored, total.already_stored,
             total.duplicates, total.refused, total.rejected, total.dead_lettered, total.retries);
+    wk_endpoint_destroy(endpoint);
+    close(sigfd);
+    close(epfd);
+    free(live);
     free(slots);
     ing_keyring_destroy(keyring);
     ing_policy_destroy(policy);

@@ -47,6 +47,9 @@ const cfg_setting_t wk_settings_table[] = {
      "how long ingestctl waits for the broker's answer"},
     {"worker.stats_interval_s", CFG_INT, S(stats_interval_s), "10", 1, 3600, false,
      "seconds between two info lines with the counters"},
+    {"worker.metrics_listen", CFG_STRING, S(metrics_listen), "", 0, 0, false,
+     "host:port of the operators' endpoint: GET /metrics (Prometheus text: counters, lag, batch "
+     "times) and GET /healthz; empty: none"},
     {"worker.allow_unsafe_db", CFG_BOOL, S(allow_unsafe_db), "false", 0, 0, false,
      "run even when PostgreSQL has fsync or synchronous_commit off (never in production)"},
     {"policy.type_codes", CFG_PATH, S(type_codes), "config/type_codes.tsv", 0, 0, false,

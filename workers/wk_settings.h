@@ -31,6 +31,7 @@ typedef struct wk_settings {
     long long replication_factor;
     long long admin_timeout_ms;
     long long stats_interval_s;
+    char metrics_listen[128];
     bool allow_unsafe_db;
     char type_codes[1024];
     char allowed_oids[1024];

@@ -22,6 +22,7 @@
 #define JOIN_BEFORE_CLOSE_MS 10000
 #define DLQ_TIMEOUT_MS 30000
 #define SEEK_TIMEOUT_MS 5000
+#define COMMITTED_TIMEOUT_MS 2000
 
 typedef struct wk_worker {
     const wk_worker_conf_t *conf;
@@ -58,8 +59,12 @@ typedef struct wk_worker {
     bool auto_commit; /* librdkafka commits the stored offsets on its timer */
     bool fatal;
     ing_err_t fatal_err;
+    /* The group's committed offsets of the assignment, read once per assignment change: the
+     * lag of a partition this consumer has delivered nothing from starts there. */
+    rd_kafka_topic_partition_list_t *committed;
     wk_stats_t stats;
     int64_t next_stats_us;
+    int64_t next_lag_us;
 } wk_worker_t;
 
 /* --- rewinding -------------------------------------------------------------------------- */
@@ -305,11 +310,16 @@ static void batch_account(wk_worker_t *w, int64_t started_us)
     w->stats.refused += b.refused;
     w->stats.rejected += b.rejected;
     w->stats.dead_lettered += b.dead_lettered;
+    int64_t took_us = ing_mono_us() - started_us;
+    if (w->conf->live) {
+        wk_metrics_publish(w->conf->live, &w->stats);
+        wk_metrics_observe_batch(w->conf->live, took_us);
+    }
     ing_log(ING_LOG_DEBUG, w->name,
             "batch records=%zu bytes=%zu stored=%" PRIu64 " already_stored=%" PRIu64
             " duplicates=%" PRIu64 " refused=%" PRIu64 " dead_lettered=%" PRIu64 " ms=%.1f",
             w->n, w->bytes, b.stored, b.already_stored, b.duplicates, b.refused, b.dead_lettered,
-            (double)(ing_mono_us() - started_us) / 1000.0);
+            (double)took_us / 1000.0);
 }
 
 /*
@@ -354,6 +364,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     wk_worker_t *w = opaque;
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *e = NULL;
+    if (w->committed) {
+        rd_kafka_topic_partition_list_destroy(w->committed);
+        w->committed = NULL;
+    }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         w->joined = true;
         ing_log(ING_LOG_INFO, w->name, "assigned %d partitions", parts->cnt);
@@ -392,12 +406,27 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* --- counters --------------------------------------------------------------------------- */
 
-static int64_t lag_estimate(wk_worker_t *w)
+/* Records behind the high watermarks of the assignment (-1: unknown); *partitions its size. */
+static int64_t lag_estimate(wk_worker_t *w, int *partitions)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
+    *partitions = 0;
     if (rd_kafka_assignment(w->rk, &a) || !a)
         return -1;
+    *partitions = a->cnt;
     rd_kafka_position(w->rk, a);
+    /* librdkafka has no position for a partition until it delivered a record from it: there
+     * the group's committed offset counts (one round trip per assignment, then cached). */
+    bool need_committed = false;
+    for (int i = 0; i < a->cnt; i++)
+        need_committed = need_committed || a->elems[i].offset < 0;
+    if (need_committed && !w->committed) {
+        rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(a);
+        if (rd_kafka_committed(w->rk, c, COMMITTED_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            w->committed = c;
+        else
+            rd_kafka_topic_partition_list_destroy(c);
+    }
     int64_t lag = 0;
     for (int i = 0; i < a->cnt; i++) {
         int64_t lo, hi;
@@ -406,7 +435,18 @@ static int64_t lag_estimate(wk_worker_t *w)
                                            &hi) ||
             hi < 0)
             continue;
-        int64_t pos = a->elems[i].offset >= 0 ? a->elems[i].offset : lo;
+        int64_t pos = a->elems[i].offset;
+        if (pos < 0) {
+            const rd_kafka_topic_partition_t *c =
+                w->committed ? rd_kafka_topic_partition_list_find(w->committed, a->elems[i].topic,
+                                                                  a->elems[i].partition)
+                             : NULL;
+            if (!c) { /* the committed offsets could not be read: no estimate */
+                rd_kafka_topic_partition_list_destroy(a);
+                return -1;
+            }
+            pos = c->offset >= 0 ? c->offset : lo; /* never committed: read from the start */
+        }
         if (hi > pos)
             lag += hi - pos;
     }
@@ -414,11 +454,25 @@ static int64_t lag_estimate(wk_worker_t *w)
     return lag;
 }
 
+/* The lag and the assignment for the metrics endpoint, once a second: the estimate reads
+ * librdkafka's cached watermarks, no round trip. */
+static void lag_tick(wk_worker_t *w)
+{
+    int64_t now = ing_mono_us();
+    if (!w->conf->live || now < w->next_lag_us)
+        return;
+    w->next_lag_us = now + 1000000;
+    int partitions;
+    int64_t lag = lag_estimate(w, &partitions);
+    wk_metrics_set_lag(w->conf->live, lag, partitions);
+}
+
 static void stats_tick(wk_worker_t *w, bool force)
 {
     int64_t now = ing_mono_us();
     if (!force && now < w->next_stats_us)
         return;
+    int partitions;
     w->next_stats_us = now + w->s->stats_interval_s * 1000000;
     const wk_stats_t *s = &w->stats;
     ing_log(ING_LOG_INFO, w->name,
@@ -426,7 +480,7 @@ static void stats_tick(wk_worker_t *w, bool force)
             " already_stored=%" PRIu64 " duplicates=%" PRIu64 " refused=%" PRIu64
             " rejected=%" PRIu64 " dead_lettered=%" PRIu64 " retries=%" PRIu64 " lag=%" PRId64,
             s->batches, s->records, s->stored, s->already_stored, s->duplicates, s->refused,
-            s->rejected, s->dead_lettered, s->retries, lag_estimate(w));
+            s->rejected, s->dead_lettered, s->retries, lag_estimate(w, &partitions));
 }
 
 /* --- the loop --------------------------------------------------------------------------- */
@@ -446,8 +500,10 @@ static void batch_collect(wk_worker_t *w)
         int timeout = wk_batch_poll_timeout_ms(&w->limits, w->n, elapsed, IDLE_POLL_MS);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, timeout);
         if (!m) {
-            if (w->n == 0)
+            if (w->n == 0) {
                 stats_tick(w, false);
+                lag_tick(w);
+            }
             continue;
         }
         if (m->err) {
@@ -484,6 +540,8 @@ static void backoff_and_rewind(wk_worker_t *w)
     if (w->attempts++ == 0)
         w->first_failure_us = ing_wall_us();
     w->stats.retries++;
+    if (w->conf->live)
+        wk_metrics_publish(w->conf->live, &w->stats);
     int delay = wk_backoff_ms(w->attempts, (uint32_t)rand_r(&w->rand_seed));
     ing_log(ING_LOG_WARN, w->name, "batch rolled back: %s; retry %d in %d ms", w->last_error,
             w->attempts, delay);
@@ -637,6 +695,8 @@ static void worker_close(wk_worker_t *w)
     ing_buf_fini(&w->ztmp);
     if (w->rewind)
         rd_kafka_topic_partition_list_destroy(w->rewind);
+    if (w->committed)
+        rd_kafka_topic_partition_list_destroy(w->committed);
     ing_buf_fini(&w->zbuf);
     free(w->msgs);
     free(w->items);
@@ -661,6 +721,7 @@ ing_err_t wk_worker_run(const wk_worker_conf_t *conf, wk_stats_t *totals)
         batch_collect(w);
         batch_flush(w, false);
         stats_tick(w, false);
+        lag_tick(w);
     }
     /* Stop requested: the batch in hand is finished (unless its store failed), then the
      * offsets are committed synchronously. */

@@ -22,19 +22,8 @@
 #include "cfg_settings.h"
 #include "ing_crypto.h"
 #include "ing_policy.h"
+#include "wk_metrics.h"
 #include "wk_settings.h"
-
-typedef struct wk_stats {
-    uint64_t batches;
-    uint64_t records;
-    uint64_t stored;         /* documents stored by this worker */
-    uint64_t already_stored; /* redelivered records whose document was already stored */
-    uint64_t duplicates;     /* status `duplicate`: same patient, content and type */
-    uint64_t refused;        /* status `refused`: patient opposed */
-    uint64_t rejected;       /* submissions given status `rejected` */
-    uint64_t dead_lettered;  /* records produced to the dead-letter topic */
-    uint64_t retries;        /* batches rolled back after a transient failure */
-} wk_stats_t;
 
 /** What a thread gets. All borrowed, read-only, outliving the thread; stop is main's. */
 typedef struct wk_worker_conf {
@@ -44,6 +33,7 @@ typedef struct wk_worker_conf {
     const ing_keyring_t *keyring; /* documents are sealed with its active key */
     int index;                    /* thread number, for names and logs */
     const atomic_bool *stop;      /* set by main on SIGTERM/SIGINT */
+    wk_live_t *live;              /* main's; this thread alone writes it (wk_metrics) */
 } wk_worker_conf_t;
 
 /**

@@ -152,9 +152,10 @@ class Stack:
         wait_until("gateway " + path, up, 30)
         return p
 
-    def start_worker(self, worker_id=1):
+    def start_worker(self, worker_id=1, **extra_env):
         # A killed worker's partitions move once its session expires: keep that short here.
-        env = dict(self.env, ING_WORKER_ID=str(worker_id), ING_KAFKA_SESSION_TIMEOUT_MS="6000")
+        env = dict(self.env, ING_WORKER_ID=str(worker_id), ING_KAFKA_SESSION_TIMEOUT_MS="6000",
+                   **extra_env)
         p = Process("worker%d" % worker_id, [os.path.join(BUILD, "workers", "ingest-worker"),
                                              "-c", os.path.join(ROOT, "config", "local",
                                                                 "worker.conf")], env)

@@ -2,7 +2,7 @@
 # milliseconds each. wk_feed is a test-only producer of records for manual and integration
 # runs: built, not a test.
 foreach(name wk_sqlstate wk_batch wk_dlq wk_compress wk_process wk_rules wk_keyfile wk_pgarray
-        wk_pgcopy)
+        wk_pgcopy wk_metrics)
     add_executable(test_${name} ${CMAKE_CURRENT_LIST_DIR}/test_${name}.c)
     target_include_directories(test_${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     target_compile_definitions(test_${name} PRIVATE ING_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -99,21 +99,35 @@ worker_start() {
         return 0
     fi
     [[ -f $WORKER_CONF ]] || die "cannot start workers: ${WORKER_CONF#"$ROOT"/} is missing"
-    msg "starting worker-$id"
+    ! port_open 127.0.0.1 "$(worker_metrics_port "$id")" ||
+        die "port 127.0.0.1:$(worker_metrics_port "$id") is taken by a process this stack did not start"
+    msg "starting worker-$id (metrics on $(worker_metrics_url "$id"))"
     spawn "worker-$id" "$LOG_DIR/worker-$id.log" \
-        "${APP_ENV[@]}" ING_WORKER_ID="$id" "$WORKER_BIN" -c "$WORKER_CONF"
+        "${APP_ENV[@]}" ING_WORKER_ID="$id" \
+        ING_WORKER_METRICS_LISTEN="127.0.0.1:$(worker_metrics_port "$id")" \
+        "$WORKER_BIN" -c "$WORKER_CONF"
 }
 
-# Workers have no port to probe: give them a moment and check they did not exit at once
-# (bad configuration, unsafe PostgreSQL settings, unreachable broker).
+# Each worker's operators' endpoint (GET /metrics, /healthz): 9101, 9102, ...
+worker_metrics_port() { printf '%d' $((9100 + $1)); }
+worker_metrics_url() { printf 'http://127.0.0.1:%d/metrics' "$(worker_metrics_port "$1")"; }
+
+# A worker answers /healthz once its database is reachable and its threads run; one that exits
+# at once (bad configuration, unsafe PostgreSQL settings) is reported with its log.
 workers_check() {
-    sleep 2
-    local id
+    local id deadline=$(($(now_s) + 30))
     for ((id = 1; id <= WORKER_COUNT; id++)); do
-        worker_pid "$id" >/dev/null || {
-            log_tail "$LOG_DIR/worker-$id.log"
-            die "worker-$id exited during start-up (log $LOG_DIR/worker-$id.log)"
-        }
+        until [[ $(http_status "http://127.0.0.1:$(worker_metrics_port "$id")/healthz") == 200 ]]; do
+            worker_pid "$id" >/dev/null || {
+                log_tail "$LOG_DIR/worker-$id.log"
+                die "worker-$id exited during start-up (log $LOG_DIR/worker-$id.log)"
+            }
+            (($(now_s) < deadline)) || {
+                log_tail "$LOG_DIR/worker-$id.log"
+                die "worker-$id GET /healthz did not answer 200 within 30s"
+            }
+            sleep 0.3
+        done
     done
 }
 
