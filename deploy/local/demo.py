@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -20,6 +21,7 @@ import ingsamples  # noqa: E402
 
 GATEWAY = urllib.parse.urlparse(os.environ.get("ING_GATEWAY_URL", "http://127.0.0.1:8080"))
 PG_URL = os.environ.get("ING_PG_URL", "postgresql://ingest:ingest@127.0.0.1:55432/ingest")
+METRICS_URLS = [u for u in os.environ.get("ING_WORKER_METRICS_URLS", "").split(",") if u]
 
 
 def psql(sql):
@@ -44,6 +46,44 @@ def post_all(envs, threads=4):
         for part in pool.map(send, [envs[i::threads] for i in range(threads)]):
             results.extend(part)
     return results
+
+
+def scrape(url):
+    """{series: value} of a worker's Prometheus text, or None when it does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    series = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            series[name] = float(value)
+    return series
+
+
+def print_workers_view():
+    """What operations see on each worker's /metrics: counts since the worker started."""
+    if not METRICS_URLS:
+        return
+    print("\nWhat operators see on the workers' /metrics (since each worker started):")
+    for url in METRICS_URLS:
+        s = scrape(url)
+        if s is None:
+            print("  %s: no answer" % url)
+            continue
+        pick = lambda prefix: sum(v for k, v in s.items() if k.startswith(prefix))
+        count = s.get("ing_worker_batch_seconds_count", 0)
+        print("  %s: %d stored, %d duplicate, %d refused, %d rejected, %d dead-lettered, "
+              "lag %d, %d partitions, %d batches averaging %.0f ms"
+              % (url, pick('ing_worker_documents_total{outcome="stored"'),
+                 pick('ing_worker_documents_total{outcome="duplicate"'),
+                 pick('ing_worker_documents_total{outcome="refused"'),
+                 pick('ing_worker_documents_total{outcome="rejected"'),
+                 pick("ing_worker_dead_lettered_total"), pick("ing_worker_lag_records"),
+                 pick("ing_worker_assigned_partitions"), count,
+                 1000 * s.get("ing_worker_batch_seconds_sum", 0) / max(count, 1)))
 
 
 def main():
@@ -112,6 +152,7 @@ def main():
         _, status, body = post_all([env], 1)[0]
         print("  %-38s -> %d %s/%s: %s" % (what, status, body.get("code"), body.get("field"),
                                            body.get("detail")))
+    print_workers_view()
     ok = stored >= len(accepted) == count
     print("\ndemo: %s" % ("all documents stored" if ok else "NOT all documents were stored"))
     sys.exit(0 if ok else 1)

@@ -46,7 +46,7 @@ app_build() {
 # librdkafka as kafka.* properties (ING_KAFKA_BROKERS would become "brokers", unknown). Programs the
 # stack runs get their addresses from config/local/*.conf only, even when the caller's shell
 # has sourced the env file.
-APP_ENV=(env -u ING_BROKERS -u ING_PG_URL -u ING_GATEWAY_URL -u KAFKA_LIBS)
+APP_ENV=(env -u ING_BROKERS -u ING_PG_URL -u ING_GATEWAY_URL -u ING_WORKER_METRICS_URLS -u KAFKA_LIBS)
 
 topics_create() {
     app_build "$INGESTCTL"
@@ -109,7 +109,7 @@ worker_start() {
 }
 
 # Each worker's operators' endpoint (GET /metrics, /healthz): 9101, 9102, ...
-worker_metrics_port() { printf '%d' $((9100 + $1)); }
+worker_metrics_port() { printf '%d' $((9100 + $1)); } # write_env lists the same URLs
 worker_metrics_url() { printf 'http://127.0.0.1:%d/metrics' "$(worker_metrics_port "$1")"; }
 
 # A worker answers /healthz once its database is reachable and its threads run; one that exits
@@ -171,9 +171,11 @@ app_status() {
     fi
     for ((id = 1; id <= WORKER_COUNT; id++)); do
         if pid=$(worker_pid "$id"); then
-            printf '%-10s %-8s pid %-8s %s\n' "worker-$id" running "$pid" "ING_WORKER_ID=$id"
+            printf '%-10s %-8s pid %-8s %s (healthz %s)\n' "worker-$id" running "$pid" \
+                "$(worker_metrics_url "$id")" \
+                "$(http_status "http://127.0.0.1:$(worker_metrics_port "$id")/healthz")"
         else
-            printf '%-10s %-8s %-12s %s\n' "worker-$id" stopped - "ING_WORKER_ID=$id"
+            printf '%-10s %-8s %-12s %s\n' "worker-$id" stopped - "$(worker_metrics_url "$id")"
         fi
     done
 }

@@ -162,6 +162,11 @@ write_env() {
         printf 'ING_BROKERS=%s\n' "$KAFKA_HOST:$KAFKA_PORT"
         printf 'ING_PG_URL=%s\n' "$PG_URL"
         printf 'ING_GATEWAY_URL=%s\n' "$GATEWAY_URL"
+        local id urls=()
+        for ((id = 1; id <= WORKER_COUNT; id++)); do
+            urls+=("http://127.0.0.1:$((9100 + id))/metrics")
+        done
+        printf 'ING_WORKER_METRICS_URLS=%s\n' "$(IFS=,; printf '%s' "${urls[*]}")"
         printf 'KAFKA_LIBS=%q\n' "$KAFKA_LIBS"
     } >"$tmp"
     mv -f -- "$tmp" "$ENV_FILE"
