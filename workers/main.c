@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,6 +27,7 @@
 
 #include "ing_crypto.h"
 #include "ing_log.h"
+#include "ing_net.h"
 #include "ing_time.h"
 #include "wk_batch.h"
 #include "wk_endpoint.h"
@@ -184,6 +186,16 @@ int main(int argc, char **argv)
         ing_policy_destroy(policy);
         return EXIT_USAGE;
     }
+    if (settings.metrics_listen[0]) { /* its syntax now, not after waiting for the database */
+        struct addrinfo *res;
+        if (ing_net_resolve("worker.metrics_listen", settings.metrics_listen, &res, errstr,
+                            sizeof(errstr))) {
+            fprintf(stderr, "ingest-worker: %s\n", errstr);
+            ing_policy_destroy(policy);
+            return EXIT_USAGE;
+        }
+        freeaddrinfo(res);
+    }
     if (check) {
         printf("configuration ok\n");
         ing_policy_destroy(policy);
@@ -251,14 +263,18 @@ int main(int argc, char **argv)
     int sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
     struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &signal_tag};
     wk_endpoint_t *endpoint = NULL;
+    int exit_early = EXIT_FAILED;
     bool loop_ok = epfd >= 0 && sigfd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &sev) == 0;
     if (!loop_ok)
         ing_log(ING_LOG_ERROR, "main", "epoll/signalfd: %s", strerror(errno));
     else if (settings.metrics_listen[0]) {
-        if (wk_endpoint_create(settings.metrics_listen, epfd, render_scrape, &scrape, &endpoint,
-                               errstr, sizeof(errstr))) {
+        ing_err_t err = wk_endpoint_create(settings.metrics_listen, epfd, render_scrape, &scrape,
+                                           &endpoint, errstr, sizeof(errstr));
+        if (err) {
             ing_log(ING_LOG_ERROR, "main", "%s", errstr);
             loop_ok = false;
+            if (err == ING_ERR_CONFIG) /* a malformed address; one in use is a runtime failure */
+                exit_early = EXIT_USAGE;
         } else {
             ing_log(ING_LOG_INFO, "main", "metrics on %s (port %d): GET /metrics, /healthz",
                     settings.metrics_listen, wk_endpoint_port(endpoint));
@@ -273,7 +289,7 @@ int main(int argc, char **argv)
         free(slots);
         ing_keyring_destroy(keyring);
         ing_policy_destroy(policy);
-        return EXIT_FAILED;
+        return exit_early;
     }
 
     int started = 0;

@@ -115,7 +115,8 @@ class Stack:
         # The stack's env file (ING_BROKERS...) is for scripts, not for our programs,
         # which would read ING_KAFKA_* as librdkafka properties.
         self.env = {k: v for k, v in os.environ.items()
-                    if k not in ("ING_BROKERS", "ING_PG_URL", "ING_GATEWAY_URL")}
+                    if k not in ("ING_BROKERS", "ING_PG_URL", "ING_GATEWAY_URL",
+                                 "ING_WORKER_METRICS_URLS")}
         self.env.update({
             "ING_GATEWAY_LISTEN": "127.0.0.1:%d" % self.port,
             "ING_GATEWAY_TOPIC": self.topic,

@@ -3,7 +3,10 @@ documents each stored exactly once, and a worker restarted in the middle of a st
 
 import concurrent.futures
 import http.client
+import os
 import signal
+import socket
+import subprocess
 import time
 import uuid
 
@@ -159,6 +162,27 @@ def test_thousand_documents_exactly_once():
         check(scrape(ports[0], "/v1/documents")[0] == 404, "worker endpoint: unknown path")
 
 
+def test_worker_metrics_listen_refused():
+    """A malformed worker.metrics_listen is a configuration error (exit 2) found before the
+    database is waited for; an address already in use fails the start (exit 1) with the
+    reason."""
+    with harness.Stack("metricsaddr") as stack:
+        worker = os.path.join(harness.BUILD, "workers", "ingest-worker")
+        env = dict(stack.env, ING_WORKER_METRICS_LISTEN="9101")
+        r = subprocess.run([worker, "-c", harness.WORKER_CONF, "--check-config"], env=env,
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 2 and "worker.metrics_listen must be host:port" in r.stderr,
+              "malformed address: rc %d, %s" % (r.returncode, r.stderr.strip()))
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            env["ING_WORKER_METRICS_LISTEN"] = "127.0.0.1:%d" % taken.getsockname()[1]
+            r = subprocess.run([worker, "-c", harness.WORKER_CONF], env=env,
+                               capture_output=True, text=True, timeout=60)
+        check(r.returncode == 1 and "Address already in use" in r.stderr,
+              "address in use: rc %d, %s" % (r.returncode, r.stderr.strip()[-300:]))
+
+
 def test_worker_restart_mid_stream():
     """A worker stopped (SIGKILL, the harshest way) in the middle of a stream and restarted
     resumes: nothing lost, nothing stored twice."""
@@ -189,4 +213,5 @@ def test_worker_restart_mid_stream():
 
 if __name__ == "__main__":
     harness.run([test_one_document, test_thousand_documents_exactly_once,
+                 test_worker_metrics_listen_refused,
                  test_worker_restart_mid_stream])
