@@ -34,10 +34,10 @@ void wk_metrics_observe_batch(wk_live_t *live, int64_t us)
 
 void wk_metrics_set_lag(wk_live_t *live, int64_t lag, int64_t partitions)
 {
-    if (lag >= 0) {
+    /* An unknown lag hides the thread's line rather than showing an old value. */
+    if (lag >= 0)
         STORE(lag, lag);
-        STORE(lag_known, 1);
-    }
+    STORE(lag_known, lag >= 0);
     STORE(partitions, partitions);
 }
 

@@ -53,7 +53,8 @@ void wk_metrics_publish(wk_live_t *live, const wk_stats_t *stats);
 /** Counts one stored batch that took us microseconds. @locality the owning thread. */
 void wk_metrics_observe_batch(wk_live_t *live, int64_t us);
 
-/** Publishes the thread's lag estimate (< 0: unknown) and assigned partitions. */
+/** Publishes the thread's lag estimate (< 0: unknown, its line is left out) and assigned
+ * partitions. */
 void wk_metrics_set_lag(wk_live_t *live, int64_t lag, int64_t partitions);
 
 /**

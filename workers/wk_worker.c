@@ -22,7 +22,9 @@
 #define JOIN_BEFORE_CLOSE_MS 10000
 #define DLQ_TIMEOUT_MS 30000
 #define SEEK_TIMEOUT_MS 5000
-#define COMMITTED_TIMEOUT_MS 2000
+/* The committed-offsets read blocks the thread's loop: short, and not retried for a while. */
+#define COMMITTED_TIMEOUT_MS 200
+#define COMMITTED_RETRY_US (10 * 1000000)
 
 typedef struct wk_worker {
     const wk_worker_conf_t *conf;
@@ -62,6 +64,7 @@ typedef struct wk_worker {
     /* The group's committed offsets of the assignment, read once per assignment change: the
      * lag of a partition this consumer has delivered nothing from starts there. */
     rd_kafka_topic_partition_list_t *committed;
+    int64_t committed_retry_us; /* no read of them before this, after one failed */
     wk_stats_t stats;
     int64_t next_stats_us;
     int64_t next_lag_us;
@@ -420,12 +423,17 @@ static int64_t lag_estimate(wk_worker_t *w, int *partitions)
     bool need_committed = false;
     for (int i = 0; i < a->cnt; i++)
         need_committed = need_committed || a->elems[i].offset < 0;
-    if (need_committed && !w->committed) {
+    if (need_committed && !w->committed && ing_mono_us() >= w->committed_retry_us) {
         rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(a);
-        if (rd_kafka_committed(w->rk, c, COMMITTED_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_resp_err_t err = rd_kafka_committed(w->rk, c, COMMITTED_TIMEOUT_MS);
+        if (!err) {
             w->committed = c;
-        else
+        } else {
             rd_kafka_topic_partition_list_destroy(c);
+            w->committed_retry_us = ing_mono_us() + COMMITTED_RETRY_US;
+            ing_log(ING_LOG_DEBUG, w->name, "committed offsets for the lag: %s",
+                    rd_kafka_err2name(err));
+        }
     }
     int64_t lag = 0;
     for (int i = 0; i < a->cnt; i++) {

@@ -79,7 +79,14 @@ static void test_render(ing_test_counts_t *t)
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         CHECK(t, has_line(&out, want[i]), "line %s in:\n%.*s", want[i], (int)out.len,
               out.data ? (const char *)out.data : "");
-    CHECK(t, !has_line(&out, "ing_worker_lag_records{thread=\"1\"} 0"), "unknown lag not shown");
+    CHECK(t, !strstr((const char *)out.data, "ing_worker_lag_records{thread=\"1\"}"),
+          "unknown lag not shown");
+    /* A lag that becomes unknown again (committed offsets unreadable) is hidden, not stale. */
+    wk_metrics_set_lag(&live[0], -1, 6);
+    ing_buf_reset(&out);
+    CHECK(t, wk_metrics_render(live, 2, &out) == ING_OK, "render again");
+    CHECK(t, !strstr((const char *)out.data, "ing_worker_lag_records{thread=\"0\"}"),
+          "stale lag hidden");
     /* One HELP and one TYPE per family, even for the labelled documents_total. */
     size_t types = 0;
     for (const char *p = (const char *)out.data; (p = strstr(p, "# TYPE ing_worker_documents_"));
