@@ -23,6 +23,7 @@ typedef struct ep_conn {
     size_t in_len;
     ing_buf_t out;
     size_t out_sent;
+    bool lingering; /* answered; reading what is left until the client closes */
     int64_t deadline_us;
 } ep_conn_t;
 
@@ -136,17 +137,41 @@ static void conn_read(wk_endpoint_t *ep, ep_conn_t *c)
     }
 }
 
+/* Sends the answer; then a lingering close: our side shuts down, and what the client still
+ * sends is read and dropped until it closes (or the deadline). Closing with unread input would
+ * reset the connection, and the client could lose the answer (a 431 to an oversized head). */
+static void conn_linger(wk_endpoint_t *ep, ep_conn_t *c)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, c->in, sizeof(c->in), 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            conn_close(ep, c);
+            return;
+        }
+    }
+}
+
 static void conn_write(wk_endpoint_t *ep, ep_conn_t *c)
 {
     while (c->out_sent < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent, MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
-        if (n <= 0)
-            break;
+        if (n <= 0) {
+            conn_close(ep, c);
+            return;
+        }
         c->out_sent += (size_t)n;
     }
-    conn_close(ep, c);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (shutdown(c->fd, SHUT_WR) != 0 || epoll_ctl(ep->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+        conn_close(ep, c);
+        return;
+    }
+    c->lingering = true;
+    conn_linger(ep, c);
 }
 
 static void on_accept(wk_endpoint_t *ep, int64_t now_us)
@@ -167,6 +192,7 @@ static void on_accept(wk_endpoint_t *ep, int64_t now_us)
         c->fd = fd;
         c->in_len = 0;
         c->out_sent = 0;
+        c->lingering = false;
         c->deadline_us = now_us + DEADLINE_US;
     }
 }
@@ -180,7 +206,9 @@ void wk_endpoint_handle(wk_endpoint_t *ep, void *tag, uint32_t events, int64_t n
     ep_conn_t *c = tag;
     if (c->fd < 0)
         return;
-    if (c->out.len)
+    if (c->lingering)
+        conn_linger(ep, c);
+    else if (c->out.len)
         conn_write(ep, c);
     else if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
         conn_read(ep, c);
