@@ -462,8 +462,9 @@ static int64_t lag_estimate(wk_worker_t *w, int *partitions)
     return lag;
 }
 
-/* The lag and the assignment for the metrics endpoint, once a second: the estimate reads
- * librdkafka's cached watermarks, no round trip. */
+/* The lag and the assignment for the metrics endpoint, once a second. The estimate reads
+ * librdkafka's cached watermarks; its only round trip is the committed offsets' read after an
+ * assignment change. */
 static void lag_tick(wk_worker_t *w)
 {
     int64_t now = ing_mono_us();
