@@ -67,7 +67,8 @@ def print_workers_view():
     """What operations see on each worker's /metrics: counts since the worker started."""
     if not METRICS_URLS:
         return
-    print("\nWhat operators see on the workers' /metrics (since each worker started):")
+    print("\nWhat operators see on the workers' /metrics (counts since each worker started; "
+          "just after a start, the group may still be moving partitions between them):")
     for url in METRICS_URLS:
         s = scrape(url)
         if s is None:
