@@ -32,7 +32,7 @@ def query(url, ids):
         values = ",".join("('%s')" % s for s in chunk)
         sql = ("SELECT s.submission_id, s.status, "
                "extract(epoch FROM (d.stored_at - s.received_at)) * 1000 "
-               "FROM (VALUES %s) AS v(id) JOIN submission s ON s.submission_id = v.id "
+               "FROM (VALUES %s) AS v(id) JOIN submission_status s ON s.submission_id = v.id "
                "LEFT JOIN document d ON d.submission_id = s.submission_id" % values)
         res = subprocess.run(["psql", url, "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1",
                               "-c", sql], capture_output=True, text=True, timeout=60)

@@ -274,7 +274,7 @@ static void flush_out(gw_status_t *st)
 static const char get_sql[] =
     "SELECT submission_id, org_finess, status, code, detail, document_id, version, "
     "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
-    "FROM submission WHERE submission_id = $1";
+    "FROM submission_status WHERE submission_id = $1"; /* migration 006 */
 
 static int by_submission_id(const void *a, const void *b)
 {

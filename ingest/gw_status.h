@@ -1,5 +1,6 @@
 /*
- * gw_status: the `submission` table as the gateway sees it — one PostgreSQL connection per
+ * gw_status: submissions' statuses as the gateway sees them (it writes 'accepted' into the
+ * `submission` table and reads the view `submission_status`) — one PostgreSQL connection per
  * I/O thread, non-blocking, driven by the thread's epoll (PQsetnonblocking, PQsocket,
  * PQconsumeInput/PQisBusy/PQgetResult). Operations run in FIFO order, one statement in flight:
  * consecutive 'accepted' inserts wait up to 10 ms to go as one prepared statement (up to 500
@@ -10,15 +11,16 @@
  * retried with exponential backoff (100 ms to 5 s); meanwhile a GET is refused at once
  * (ING_ERR_UNAVAILABLE: the API answers 503 + Retry-After), and an 'accepted' insert is dropped
  * and counted (gw_status_dropped, logged as a warning). That is safe because the Kafka record,
- * not this row, is the source of truth: the worker writes the final status from the record
- * (an INSERT ... ON CONFLICT that may come before or after ours), and our insert never
- * downgrades a final status (ON CONFLICT DO NOTHING). Only the short 'accepted' window is lost.
+ * not this row, is the source of truth: the worker decides the final status from the record
+ * (a stored document, or an INSERT ... ON CONFLICT that may come before or after ours), and
+ * our insert never downgrades a final status (ON CONFLICT DO NOTHING; a stored document's
+ * status is its document row, whatever this row says). Only the short 'accepted' window is lost.
  * The 202 never waits for this insert.
  *
  * Notifications: with on_notify set, the connection runs `LISTEN submission_final` first after
- * every (re)connection, and each `NOTIFY submission_final, '<submission id>'` (a trigger on
- * `submission` when a final status is written; delivered at the writer's COMMIT) is passed to
- * on_notify as it is read. Notifications sent while the connection was down are lost:
+ * every (re)connection, and each `NOTIFY submission_final, '<submission id>'` (sent by the
+ * worker that decided a final status; delivered at its COMMIT) is passed to on_notify as it is
+ * read. Notifications sent while the connection was down are lost:
  * gw_status_connections changes after a reconnection, so the caller can re-read what it waits
  * for.
  *

@@ -1,8 +1,8 @@
 /*
  * gw_wait: the requests of one I/O thread that asked for the final status (`Prefer: wait=N`)
  * and wait for it, indexed by submission id. When the thread's database connection hears
- * `NOTIFY submission_final, '<id>'` (a trigger on `submission`, fired at the worker's COMMIT),
- * the API reads that row once and answers every waiter of that id (gw_wait_take); a waiter
+ * `NOTIFY submission_final, '<id>'` (sent by the worker, delivered at its COMMIT), the API
+ * reads that submission's status once and answers every waiter of that id (gw_wait_take); a waiter
  * whose N seconds elapse is answered 202 (gw_wait_expire). The gateway never polls the
  * database per request.
  *

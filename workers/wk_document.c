@@ -28,7 +28,7 @@
     "encode(d.sha256, 'hex'), d.size_bytes, length(d.content), d.compression, "                    \
     "COALESCE(d.dict_id::text, ''), COALESCE(d.key_id, ''), d.superseded, d.stored_at, "           \
     "d.submission_id "                                                                             \
-    "FROM submission s JOIN document d ON d.id = s.document_ref WHERE s.submission_id = $1"
+    "FROM submission_status s JOIN document d ON d.id = s.document_ref WHERE s.submission_id = $1"
 
 #define SQL_AUDIT                                                                                  \
     "INSERT INTO audit (actor, action, ins, submission_id, detail) "                               \

@@ -19,11 +19,12 @@
  * as one binary array parameter and reads them back as rows with unnest(...), and the new
  * documents go in with one binary COPY. A batch of 500 documents costs three round trips
  * between BEGIN and COMMIT: the facts, the COPY, then the patient spaces still missing,
- * superseded flags and statuses in one pipeline. PostgreSQL parses, plans and executes each
- * statement once per batch instead of once per document, and COPY is its cheapest way in for
- * new rows. Every rule is still enforced by the same unique constraints inside the
- * transaction: a row another worker inserted meanwhile makes the COPY fail, and the batch is
- * retried with fresh facts.
+ * superseded flags, the statuses of what was not stored and the notifications in one pipeline.
+ * PostgreSQL parses, plans and executes each statement once per batch instead of once per
+ * document, and COPY is its cheapest way in for new rows. A stored document is its own final
+ * status (the view submission_status, migration 006): no status row is written for it. Every
+ * rule is still enforced by the same unique constraints inside the transaction: a row another
+ * worker inserted meanwhile makes the COPY fail, and the batch is retried with fresh facts.
  */
 
 /* Everything wk_rules needs about each valid document, one row per array element in order:
@@ -77,11 +78,11 @@
     "WHERE d.source_finess = s.source_finess AND d.document_id = s.document_id "                   \
     "AND d.version < s.version AND NOT d.superseded"
 
-/* The gateway may or may not have written 'accepted' first; a final status is never
- * overwritten. A batch can hold one submission several times (a resent document): only its
- * first occurrence is written — later ones would have found it final and changed nothing —
- * since ON CONFLICT DO UPDATE may not touch a row twice in one statement. Sorted by id: two
- * workers lock rows in one order. */
+/* The final statuses that store nothing (duplicate, refused, rejected). The gateway may or may
+ * not have written 'accepted' first; a final status is never overwritten. A batch can hold one
+ * submission several times (a resent document): only its first occurrence is written — later
+ * ones would have found it final and changed nothing — since ON CONFLICT DO UPDATE may not
+ * touch a row twice in one statement. Sorted by id: two workers lock rows in one order. */
 #define SQL_STATUSES                                                                               \
     "INSERT INTO submission (submission_id, org_finess, document_id, version, status, code, "      \
     "detail, document_ref, received_at) "                                                          \
@@ -95,6 +96,13 @@
     "ON CONFLICT (submission_id) DO UPDATE SET status = EXCLUDED.status, code = EXCLUDED.code, "   \
     "detail = EXCLUDED.detail, document_ref = EXCLUDED.document_ref, updated_at = now() "          \
     "WHERE submission.status = 'accepted'"
+
+/* Wakes the gateways' requests waiting for these submissions (Prefer: wait). NOTIFY is
+ * transactional: it leaves at COMMIT, when a read of submission_status sees the final status.
+ * The payload is the submission id only, never a patient identifier. One row back, not one per
+ * id. */
+#define SQL_NOTIFY                                                                                 \
+    "SELECT count(pg_notify('submission_final', id)) FROM unnest($1::text[]) AS n(id)"
 
 /* The columns ($1, $2, ... in order) of each statement. */
 enum { F_INS, F_SHA256, F_TYPE_CODE, F_FINESS, F_DOCUMENT_ID, F_VERSION, F_SUBMISSION_ID, F__N };
@@ -112,6 +120,7 @@ enum {
     S_RECEIVED_US,
     S__N
 };
+enum { N_SUBMISSION_ID, N__N };
 #define MAX_COLUMNS S__N
 
 static const uint32_t facts_types[F__N] = {
@@ -127,8 +136,16 @@ static const uint32_t statuses_types[S__N] = {
     [S_VERSION] = WK_PG_INT4,       [S_STATUS] = WK_PG_TEXT,       [S_CODE] = WK_PG_TEXT,
     [S_DETAIL] = WK_PG_TEXT,        [S_DOCUMENT_REF] = WK_PG_INT8, [S_RECEIVED_US] = WK_PG_INT8,
 };
+static const uint32_t notify_types[N__N] = {[N_SUBMISSION_ID] = WK_PG_TEXT};
 
-typedef enum stmt_id { ST_FACTS, ST_PATIENTS, ST_SUPERSEDE, ST_STATUSES, ST__N } stmt_id_t;
+typedef enum stmt_id {
+    ST_FACTS,
+    ST_PATIENTS,
+    ST_SUPERSEDE,
+    ST_STATUSES,
+    ST_NOTIFY,
+    ST__N
+} stmt_id_t;
 
 static const struct {
     const char *name;
@@ -140,6 +157,7 @@ static const struct {
     [ST_PATIENTS] = {"wk_patients", SQL_PATIENTS, P__N, patients_types},
     [ST_SUPERSEDE] = {"wk_supersede", SQL_SUPERSEDE, U__N, supersede_types},
     [ST_STATUSES] = {"wk_statuses", SQL_STATUSES, S__N, statuses_types},
+    [ST_NOTIFY] = {"wk_notify", SQL_NOTIFY, N__N, notify_types},
 };
 
 /* PostgreSQL refuses a value over 1 GB (MaxAllocSize): a batch whose column would be larger is
@@ -480,27 +498,26 @@ static void add_document_row(wk_pgcopy_t *c, const wk_item_t *it, const uint8_t 
     wk_pgcopy_field(c, it->nonce, ING_GCM_NONCE_LEN);
 }
 
-static void add_status_row(wk_pgarray_t *c, const wk_item_t *it)
+/* The final status of an item that stored nothing; NULL when it writes none: a stored document
+ * is its own status, a retry keeps the first one's, and a dead letter whose submission id is
+ * not known has no row to write. */
+static const char *unstored_status(const wk_item_t *it)
 {
-    const char *status = "stored";
-    bool with_code = false, with_ref = true;
     switch (it->outcome) {
     case WK_OUT_DUPLICATE:
-        status = "duplicate";
-        break;
+        return "duplicate";
     case WK_OUT_REFUSED:
-        status = "refused";
-        with_code = true;
-        with_ref = false;
-        break;
+        return "refused";
     case WK_OUT_DEAD:
-        status = "rejected";
-        with_code = true;
-        with_ref = false;
-        break;
+        return it->id_known ? "rejected" : NULL;
     default:
-        break;
+        return NULL;
     }
+}
+
+static void add_status_row(wk_pgarray_t *c, const wk_item_t *it, const char *status)
+{
+    bool with_code = it->outcome != WK_OUT_DUPLICATE;
     wk_pgarray_add_text(&c[S_SUBMISSION_ID], it->meta.submission_id);
     wk_pgarray_add_text(&c[S_ORG_FINESS], it->meta.org_finess);
     wk_pgarray_add_text(&c[S_DOCUMENT_ID], it->env.document_id);
@@ -508,7 +525,8 @@ static void add_status_row(wk_pgarray_t *c, const wk_item_t *it)
     wk_pgarray_add_text(&c[S_STATUS], status);
     wk_pgarray_add_text(&c[S_CODE], with_code ? ing_err_name(it->err) : NULL);
     wk_pgarray_add_text(&c[S_DETAIL], with_code ? it->detail : NULL);
-    if (with_ref && it->document_ref > 0)
+    /* A duplicate links to the document it duplicates. */
+    if (!with_code && it->document_ref > 0)
         wk_pgarray_add_int8(&c[S_DOCUMENT_REF], it->document_ref);
     else
         wk_pgarray_add(&c[S_DOCUMENT_REF], NULL, 0);
@@ -720,16 +738,18 @@ static ing_err_t phase_insert(wk_store_t *st, wk_item_t *items, size_t n, const 
     return copy_in(st, SQL_COPY_DOCUMENTS, data, len, "insert documents", errstr, errstr_size);
 }
 
-/* Phase 3: the patient spaces the stored documents still miss, superseded flags, then every
- * attributable submission's final status: one pipeline. (A space is created with its first
- * stored document; no foreign key orders the two, migration 005.) */
+/* Phase 3: the patient spaces the stored documents still miss, superseded flags, the final
+ * statuses of what was not stored, then the notifications of every final status decided here:
+ * one pipeline. (A space is created with its first stored document; no foreign key orders the
+ * two, migration 005.) */
 static ing_err_t phase_status(wk_store_t *st, wk_item_t *items, size_t n, char *errstr,
                               size_t errstr_size)
 {
     wk_pgarray_t *pc = stmt_start(st, ST_PATIENTS);
     wk_pgarray_t *uc = stmt_start(st, ST_SUPERSEDE);
     wk_pgarray_t *sc = stmt_start(st, ST_STATUSES);
-    size_t npatients = 0, nsupersede = 0, nstatus = 0;
+    wk_pgarray_t *nc = stmt_start(st, ST_NOTIFY);
+    size_t npatients = 0, nsupersede = 0, nstatus = 0, nnotify = 0;
     for (size_t i = 0; i < n; i++) {
         const wk_item_t *it = &items[i];
         if (it->outcome == WK_OUT_STORED && it->space_missing) {
@@ -742,12 +762,17 @@ static ing_err_t phase_status(wk_store_t *st, wk_item_t *items, size_t n, char *
             wk_pgarray_add_int4(&uc[U_VERSION], (int32_t)it->env.version);
             nsupersede++;
         }
-        if (it->outcome == WK_OUT_DEAD && !it->id_known)
-            continue;
-        add_status_row(sc, it);
-        nstatus++;
+        const char *status = unstored_status(it);
+        if (status) {
+            add_status_row(sc, it, status);
+            nstatus++;
+        }
+        if (status || it->outcome == WK_OUT_STORED) {
+            wk_pgarray_add_text(&nc[N_SUBMISSION_ID], it->meta.submission_id);
+            nnotify++;
+        }
     }
-    stmt_id_t ids[3];
+    stmt_id_t ids[4];
     size_t nq = 0;
     if (npatients)
         ids[nq++] = ST_PATIENTS;
@@ -755,16 +780,18 @@ static ing_err_t phase_status(wk_store_t *st, wk_item_t *items, size_t n, char *
         ids[nq++] = ST_SUPERSEDE;
     if (nstatus)
         ids[nq++] = ST_STATUSES;
+    if (nnotify)
+        ids[nq++] = ST_NOTIFY;
     if (nq == 0)
         return ING_OK;
-    bound_t b[3];
-    PGresult *res[3] = {NULL, NULL, NULL};
+    bound_t b[4];
+    PGresult *res[4] = {NULL, NULL, NULL, NULL};
     ing_err_t err = ING_OK;
     for (size_t q = 0; !err && q < nq; q++)
         err = stmt_bind(st, ids[q], &b[q], errstr, errstr_size);
     if (!err)
         err = pipeline_exec(st, ids, b, nq, res, "write statuses", errstr, errstr_size);
-    for (size_t q = 0; q < 3; q++)
+    for (size_t q = 0; q < 4; q++)
         PQclear(res[q]);
     return err;
 }

@@ -90,7 +90,7 @@ def assert_exactly_once(prefix, envs):
     check(not missing, "%d documents lost, e.g. %s" % (len(missing), missing[:3]))
     check(not twice, "stored more than once: %s" % twice[:3])
     check(len(counts) == len(envs), "stored %d, want %d" % (len(counts), len(envs)))
-    statuses = psql("SELECT s.status, count(*) FROM submission s JOIN document d ON "
+    statuses = psql("SELECT s.status, count(*) FROM submission_status s JOIN document d ON "
                     "d.submission_id = s.submission_id WHERE d.document_id LIKE '%s%%' "
                     "GROUP BY s.status" % prefix)
     check(statuses == [["stored", str(len(envs))]], "submission statuses %s" % statuses)

@@ -138,7 +138,7 @@ def check_problem(resp, status, code, what):
 
 
 def submission_status(sid):
-    rows = psql("SELECT status FROM submission WHERE submission_id = '%s'" % sid)
+    rows = psql("SELECT status FROM submission_status WHERE submission_id = '%s'" % sid)
     return rows[0][0] if rows else None
 
 

@@ -38,7 +38,7 @@ def bad_doc(tag, i):
 
 
 def final_status(sid):
-    rows = psql("SELECT status FROM submission WHERE submission_id = '%s'" % sid)
+    rows = psql("SELECT status FROM submission_status WHERE submission_id = '%s'" % sid)
     return rows[0][0] if rows and rows[0][0] in FINAL else None
 
 

@@ -45,7 +45,7 @@ def test_hundred_identical_submissions():
         check(wait_final(sid)[0] == "stored", "status %s" % (submission(sid),))
         # Let every one of the 100 records be consumed before counting.
         wait_until("topic drained", lambda: int(psql(
-            "SELECT count(*) FROM submission WHERE submission_id = '%s' AND status = 'stored'"
+            "SELECT count(*) FROM submission_status WHERE submission_id = '%s' AND status = 'stored'"
             % sid)[0][0]) == 1, 30)
         time.sleep(3)
         rows = doc_rows(finess, env["document_id"])
