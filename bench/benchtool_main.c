@@ -5,6 +5,7 @@
  *   fill-topic    produce N records in our format, as the gateway would, into a topic
  *   payload-file  same-size stand-ins of those records for Kafka's ProducerPerformance
  *   copy-rows     PostgreSQL COPY of the same documents, already compressed (timed: COPY only)
+ *   samples       documents' contents as files, to train a zstd dictionary with ingestctl
  *   stages        CPU cost per document of each processing stage
  *   model         markdown of the CPU model from stage costs (tab-separated on stdin)
  *   table         markdown rows of the results table (tab-separated on stdin)
@@ -12,6 +13,7 @@
  *
  * Exit status: 0 success, 1 the measurement failed, 2 usage.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,7 @@ typedef struct opts {
     const char *topic, *brokers, *pg_url, *out, *comm;
     int zstd_level, timeout_s;
     size_t sample;
+    unsigned long long dict_samples, dict_seed, dict_size;
     double min_cpu_s, cores;
 } opts_t;
 
@@ -46,6 +49,10 @@ static void usage(FILE *f)
             "  fill-topic   --topic T --count N    produce N records (acks=all, idempotent)\n"
             "  payload-file --out FILE --count N   ProducerPerformance payloads, same sizes\n"
             "  copy-rows    --count N              COPY N compressed rows into bench_copy\n"
+            "               [--dict-samples N [--dict-seed S] [--dict-size BYTES]]\n"
+            "                   compress with a dictionary trained from documents 0..N-1 of seed\n"
+            "                   S (default 2), at most BYTES (default 112640, ingestctl's)\n"
+            "  samples      --out DIR --count N    contents of documents 0..N-1, one file each\n"
             "  stages       [--sample N] [--min-cpu S]   CPU per document of each stage\n"
             "  model        --cores C < stages.tsv    markdown of the CPU model\n"
             "  table        < rows.tsv                markdown rows of the results table\n"
@@ -83,6 +90,9 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"min-cpu", required_argument, 0, 'M'},
         {"cores", required_argument, 0, 'C'},
         {"comm", required_argument, 0, 'x'},
+        {"dict-samples", required_argument, 0, 'D'},
+        {"dict-seed", required_argument, 0, 'E'},
+        {"dict-size", required_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -144,6 +154,15 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             break;
         case 'x':
             o->comm = optarg;
+            break;
+        case 'D':
+            o->dict_samples = strtoull(optarg, NULL, 10);
+            break;
+        case 'E':
+            o->dict_seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'F':
+            o->dict_size = strtoull(optarg, NULL, 10);
             break;
         case 'h':
             usage(stdout);
@@ -219,6 +238,20 @@ static int cmd_payload(opts_t *o, bt_docs_t *docs)
     return 0;
 }
 
+/* The dictionary copy-rows compresses with: trained from another seed's documents, so that
+ * the measured documents are not the training samples. */
+static ing_err_t copy_dict(opts_t *o, ing_buf_t *dict, char *err, size_t errsz)
+{
+    bt_docs_conf_t conf = o->docs;
+    conf.seed = o->dict_seed;
+    bt_docs_t *samples = NULL;
+    ing_err_t e = bt_docs_create(&conf, &samples, err, errsz);
+    if (!e)
+        e = bt_copy_train_dict(samples, o->dict_samples, o->dict_size, dict, err, errsz);
+    bt_docs_destroy(samples);
+    return e;
+}
+
 static int cmd_copy(opts_t *o, bt_docs_t *docs)
 {
     if (!o->count) {
@@ -226,8 +259,15 @@ static int cmd_copy(opts_t *o, bt_docs_t *docs)
         return 2;
     }
     char err[512] = "";
+    ing_buf_t dict;
+    ing_buf_init(&dict, o->dict_size);
+    ing_err_t e = o->dict_samples ? copy_dict(o, &dict, err, sizeof(err)) : ING_OK;
     bt_copy_result_t r;
-    ing_err_t e = bt_copy_rows(docs, o->pg_url, o->count, o->zstd_level, &r, err, sizeof(err));
+    if (!e)
+        e = bt_copy_rows(docs, o->pg_url, o->count, o->zstd_level, o->dict_samples ? &dict : NULL,
+                         &r, err, sizeof(err));
+    size_t dict_bytes = dict.len;
+    ing_buf_fini(&dict);
     if (e) {
         fprintf(stderr, "ingest-benchtool: copy-rows: %s\n", err);
         return 1;
@@ -235,12 +275,55 @@ static int cmd_copy(opts_t *o, bt_docs_t *docs)
     printf("{\"command\":\"copy-rows\",\"rows\":%llu,\"content_bytes\":%llu,"
            "\"compressed_bytes\":%llu,\"stream_bytes\":%llu,\"seconds\":%.6f,"
            "\"rows_per_s\":%.1f,\"content_mb_per_s\":%.3f,\"pg_cpu_seconds\":%.3f,"
-           "\"pg_cpu_s_per_row\":%.9f}\n",
+           "\"pg_cpu_s_per_row\":%.9f,\"dict_bytes\":%zu,\"dict_samples\":%llu}\n",
            (unsigned long long)r.rows, (unsigned long long)r.content_bytes,
            (unsigned long long)r.compressed_bytes, (unsigned long long)r.stream_bytes, r.seconds,
            (double)r.rows / r.seconds, (double)r.content_bytes / r.seconds / 1e6, r.pg_cpu_seconds,
-           r.pg_cpu_seconds / (double)r.rows);
+           r.pg_cpu_seconds / (double)r.rows, dict_bytes, o->dict_samples);
     return 0;
+}
+
+/* One file per document, named by its index (zero-padded: name order is index order, the
+ * order ingestctl dict train --from-dir reads them in). */
+static int cmd_samples(opts_t *o, bt_docs_t *docs)
+{
+    if (!o->out || !o->count) {
+        fprintf(stderr, "ingest-benchtool: samples needs --out and --count\n");
+        return 2;
+    }
+    ing_buf_t json;
+    ing_buf_init(&json, (size_t)64 << 20);
+    ing_envelope_t env;
+    ing_envelope_init(&env);
+    unsigned long long bytes = 0;
+    int rc = 0;
+    for (unsigned long long i = 0; i < o->count && !rc; i++) {
+        ing_record_meta_t meta;
+        ing_problem_t problem;
+        if (bt_docs_get(docs, i, &json, &env, &meta, &problem) != ING_OK) {
+            fprintf(stderr, "ingest-benchtool: samples: document %llu: %s\n", i, problem.detail);
+            rc = 1;
+            break;
+        }
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%08llu.xml", o->out, i);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(env.content, 1, env.content_len, f) != env.content_len) {
+            fprintf(stderr, "ingest-benchtool: samples: %s: %s\n", path, strerror(errno));
+            rc = 1;
+        }
+        if (f && fclose(f) != 0 && !rc) {
+            fprintf(stderr, "ingest-benchtool: samples: %s: %s\n", path, strerror(errno));
+            rc = 1;
+        }
+        bytes += env.content_len;
+    }
+    ing_envelope_fini(&env);
+    ing_buf_fini(&json);
+    if (!rc)
+        printf("{\"command\":\"samples\",\"out\":\"%s\",\"count\":%llu,\"bytes\":%llu}\n", o->out,
+               o->count, bytes);
+    return rc;
 }
 
 static int cmd_stages(opts_t *o, bt_docs_t *docs)
@@ -324,6 +407,8 @@ int main(int argc, char **argv)
         .sample = 200,
         .min_cpu_s = 0.5,
         .cores = 2,
+        .dict_seed = 2,
+        .dict_size = 112640,
     };
     snprintf(o.type_codes, sizeof(o.type_codes), "%s/config/type_codes.tsv", BT_SOURCE_DIR);
     bt_run_id((uint64_t)(ing_wall_us() / 1000), o.docs.run_id);
@@ -347,6 +432,7 @@ int main(int argc, char **argv)
                                        : strcmp(cmd, "payload-file") == 0 ? cmd_payload
                                        : strcmp(cmd, "copy-rows") == 0    ? cmd_copy
                                        : strcmp(cmd, "stages") == 0       ? cmd_stages
+                                       : strcmp(cmd, "samples") == 0      ? cmd_samples
                                                                           : NULL;
     if (!fn) {
         fprintf(stderr, "ingest-benchtool: unknown command \"%s\"\n", cmd);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zdict.h>
 #include <zstd.h>
 
 #include "ing_time.h"
@@ -162,8 +163,52 @@ static ing_err_t pg_exec(PGconn *c, const char *sql, char *errstr, size_t errstr
     return err;
 }
 
+ing_err_t bt_copy_train_dict(bt_docs_t *docs, uint64_t samples, size_t capacity, ing_buf_t *out,
+                             char *errstr, size_t errstr_size)
+{
+    ing_buf_t json, all;
+    ing_buf_init(&json, (size_t)64 << 20);
+    ing_buf_init(&all, (size_t)1 << 30);
+    ing_envelope_t env;
+    ing_envelope_init(&env);
+    size_t *sizes = calloc(samples ? samples : 1, sizeof(*sizes));
+    ing_err_t err = sizes ? ING_OK : ING_ERR_NOMEM;
+    for (uint64_t i = 0; i < samples && !err; i++) {
+        ing_record_meta_t meta;
+        ing_problem_t problem;
+        err = bt_docs_get(docs, i, &json, &env, &meta, &problem);
+        if (err)
+            snprintf(errstr, errstr_size, "sample %llu: %s", (unsigned long long)i, problem.detail);
+        else
+            err = ing_buf_append(&all, env.content, env.content_len);
+        if (!err)
+            sizes[i] = env.content_len;
+    }
+    uint8_t *w = NULL;
+    ing_buf_reset(out);
+    if (!err)
+        err = ing_buf_reserve(out, capacity, &w);
+    if (!err) {
+        size_t got = ZDICT_trainFromBuffer(w, capacity, all.data, sizes, (unsigned)samples);
+        if (ZDICT_isError(got)) {
+            snprintf(errstr, errstr_size, "zstd dictionary training: %s", ZDICT_getErrorName(got));
+            err = ING_ERR_INTERNAL;
+        } else {
+            ing_buf_commit(out, got);
+        }
+    }
+    if (err && !errstr[0])
+        snprintf(errstr, errstr_size, "dictionary samples: %s", ing_err_str(err));
+    free(sizes);
+    ing_envelope_fini(&env);
+    ing_buf_fini(&json);
+    ing_buf_fini(&all);
+    return err;
+}
+
 ing_err_t bt_copy_rows(bt_docs_t *docs, const char *pg_url, uint64_t count, int zstd_level,
-                       bt_copy_result_t *res, char *errstr, size_t errstr_size)
+                       const ing_buf_t *dict, bt_copy_result_t *res, char *errstr,
+                       size_t errstr_size)
 {
     static const uint8_t header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
     memset(res, 0, sizeof(*res));
@@ -175,8 +220,9 @@ ing_err_t bt_copy_rows(bt_docs_t *docs, const char *pg_url, uint64_t count, int 
     ing_envelope_t env;
     ing_envelope_init(&env);
     ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    ZSTD_CDict *cdict = dict ? ZSTD_createCDict(dict->data, dict->len, zstd_level) : NULL;
     PGconn *c = PQconnectdb(pg_url);
-    if (!cctx) {
+    if (!cctx || (dict && !cdict)) {
         err = ING_ERR_NOMEM;
         snprintf(errstr, errstr_size, "out of memory");
         goto out;
@@ -209,7 +255,9 @@ ing_err_t bt_copy_rows(bt_docs_t *docs, const char *pg_url, uint64_t count, int 
         err = ing_buf_reserve(&z, bound, &w);
         if (err)
             break;
-        size_t n = ZSTD_compressCCtx(cctx, w, bound, env.content, env.content_len, zstd_level);
+        size_t n =
+            cdict ? ZSTD_compress_usingCDict(cctx, w, bound, env.content, env.content_len, cdict)
+                  : ZSTD_compressCCtx(cctx, w, bound, env.content, env.content_len, zstd_level);
         if (ZSTD_isError(n)) {
             snprintf(errstr, errstr_size, "zstd: %s", ZSTD_getErrorName(n));
             err = ING_ERR_INTERNAL;
@@ -264,6 +312,7 @@ ing_err_t bt_copy_rows(bt_docs_t *docs, const char *pg_url, uint64_t count, int 
 out:
     PQfinish(c);
     ZSTD_freeCCtx(cctx);
+    ZSTD_freeCDict(cdict);
     ing_envelope_fini(&env);
     ing_buf_fini(&json);
     ing_buf_fini(&z);

@@ -14,7 +14,7 @@
 #include "ing_crypto.h"
 #include "ing_error.h"
 
-#define WK_DICT_DEFAULT_BYTES (112 * 1024) /* zstd's own default dictionary size */
+#define WK_DICT_DEFAULT_BYTES (110 * 1024) /* zstd's own default dictionary size (112640) */
 
 typedef struct wk_dict_train_req {
     const char *db_url;

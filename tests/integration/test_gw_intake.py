@@ -242,6 +242,15 @@ def broker_frozen():
         pid = int(f.read().strip())
     os.kill(pid, signal.SIGSTOP)
     try:
+        # SIGSTOP takes effect per thread (a thread inside a system call stops when it
+        # returns): wait until every thread of the broker says it is stopped.
+        def stopped():
+            for tid in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                        return False
+            return True
+        wait_until("broker stopped", stopped, 10, 0.01)
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
