@@ -64,17 +64,15 @@ struct gw_status {
     char times[INSERT_BATCH_MAX * 23 + 4];
 };
 
-/* Rows in submission id order, as the workers write final statuses: two statements that wait
- * on each other's uncommitted rows in one order cannot deadlock. Unsorted, they did, each time
- * stalling both for deadlock_timeout (1 s) before one was retried. unnest() hands the rows to
- * the insert in array order. */
+/* Appended, never checked against what is there (migration 007): a resent submission gets a
+ * second row, which the view submission_status folds into one. unnest() hands the rows to the
+ * insert in array order. */
 static const char insert_sql[] =
-    "INSERT INTO submission (submission_id, org_finess, document_id, version, status, "
+    "INSERT INTO submission_accepted (submission_id, org_finess, document_id, version, "
     "received_at) "
-    "SELECT s, o, d, v, 'accepted', to_timestamp(t / 1000000.0) "
+    "SELECT s, o, d, v, to_timestamp(t / 1000000.0) "
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[]) "
-    "AS u(s, o, d, v, t) "
-    "ON CONFLICT (submission_id) DO NOTHING";
+    "AS u(s, o, d, v, t)";
 
 /* libpq's last error as one log-friendly line (no newline, no double quotes). */
 static void pg_reason(char *out, size_t size, const char *prefix, const char *msg)
@@ -276,13 +274,6 @@ static const char get_sql[] =
     "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
     "FROM submission_status WHERE submission_id = $1"; /* migration 006 */
 
-static int by_submission_id(const void *a, const void *b)
-{
-    const gw_status_op_t *x = *(const gw_status_op_t *const *)a;
-    const gw_status_op_t *y = *(const gw_status_op_t *const *)b;
-    return strcmp(x->a.submission_id, y->a.submission_id);
-}
-
 /* Appends value to a PostgreSQL array literal, quoted, with '"' and '\\' escaped. */
 static size_t array_put(char *buf, size_t size, size_t len, const char *value)
 {
@@ -324,14 +315,9 @@ static bool inserts_due(const gw_status_t *st, int64_t now_us)
 /* Sends the detached list of inserts at first (at most INSERT_BATCH_MAX) as one statement. */
 static int send_inserts(gw_status_t *st, const gw_status_op_t *first)
 {
-    const gw_status_op_t *sorted[INSERT_BATCH_MAX];
-    size_t count = 0;
-    for (const gw_status_op_t *op = first; op && count < INSERT_BATCH_MAX; op = op->next)
-        sorted[count++] = op;
-    qsort(sorted, count, sizeof(sorted[0]), by_submission_id);
-    size_t li = 0, lo = 0, ld = 0, lv = 0, lt = 0;
-    for (size_t i = 0; i < count; i++) {
-        const gw_accepted_t *a = &sorted[i]->a;
+    size_t li = 0, lo = 0, ld = 0, lv = 0, lt = 0, count = 0;
+    for (const gw_status_op_t *op = first; op && count < INSERT_BATCH_MAX; op = op->next, count++) {
+        const gw_accepted_t *a = &op->a;
         char version[ING_DECIMAL_U64_MAX + 1], at[ING_DECIMAL_U64_MAX + 1];
         version[ing_decimal_u64(a->version, version)] = '\0';
         at[ing_decimal_u64(a->received_at_us > 0 ? (uint64_t)a->received_at_us : 0, at)] = '\0';

@@ -1,6 +1,6 @@
 /*
- * gw_status: submissions' statuses as the gateway sees them (it writes 'accepted' into the
- * `submission` table and reads the view `submission_status`) — one PostgreSQL connection per
+ * gw_status: submissions' statuses as the gateway sees them (it appends 'accepted' rows to
+ * `submission_accepted` and reads the view `submission_status`) — one PostgreSQL connection per
  * I/O thread, non-blocking, driven by the thread's epoll (PQsetnonblocking, PQsocket,
  * PQconsumeInput/PQisBusy/PQgetResult). Operations run in FIFO order, one statement in flight:
  * consecutive 'accepted' inserts wait up to 10 ms to go as one prepared statement (up to 500
@@ -12,10 +12,9 @@
  * (ING_ERR_UNAVAILABLE: the API answers 503 + Retry-After), and an 'accepted' insert is dropped
  * and counted (gw_status_dropped, logged as a warning). That is safe because the Kafka record,
  * not this row, is the source of truth: the worker decides the final status from the record
- * (a stored document, or an INSERT ... ON CONFLICT that may come before or after ours), and
- * our insert never downgrades a final status (ON CONFLICT DO NOTHING; a stored document's
- * status is its document row, whatever this row says). Only the short 'accepted' window is lost.
- * The 202 never waits for this insert.
+ * (a stored document, or a `submission` row), before or after our row is written, and our
+ * row never hides it: the view shows 'accepted' only while neither exists (migration 007).
+ * Only the short 'accepted' window is lost. The 202 never waits for this insert.
  *
  * Notifications: with on_notify set, the connection runs `LISTEN submission_final` first after
  * every (re)connection, and each `NOTIFY submission_final, '<submission id>'` (sent by the
@@ -48,7 +47,7 @@ typedef struct gw_accepted {
     int64_t received_at_us;
 } gw_accepted_t;
 
-/** One row of `submission`, as GET returns it. */
+/** One row of `submission_status`, as GET returns it. */
 typedef struct gw_submission {
     char submission_id[ING_SUBMISSION_ID_LEN + 1];
     char org_finess[ING_FINESS_LEN + 1];

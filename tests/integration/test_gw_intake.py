@@ -103,16 +103,27 @@ def test_accepted_rows():
         check(code == 200 and body.get("accepted") == 1000, "batch: %d %s" % (code, body))
 
         def rows():
-            got = psql("SELECT count(*) FROM submission WHERE document_id LIKE 'INT-%s-%%' "
-                       "AND status = 'accepted'" % tag)
+            got = psql("SELECT count(*) FROM submission_accepted WHERE document_id LIKE "
+                       "'INT-%s-%%'" % tag)
             return int(got[0][0]) == 1000
         wait_until("1000 accepted rows", rows, 30)
         for name in odd:
             quoted = ("INT-%s-%s" % (tag, name)).replace("'", "''")
-            got = psql("SELECT org_finess, version FROM submission WHERE document_id = '%s'"
-                       % quoted)
+            got = psql("SELECT org_finess, version FROM submission_accepted WHERE document_id = "
+                       "'%s'" % quoted)
             check(got == [[FINESS, "1"]], "row of %r: %s" % (name, got))
         check(metric(stack, "ing_gateway_status_rows_dropped_total") == 0, "no row dropped")
+        # Sent again (a client's retry): a second row is appended, and the status is one row.
+        code, _, again = stack.request("POST", "/v1/documents", items[0])
+        sid = body["results"][0]["submission_id"]
+        check(code == 202 and again.get("submission_id") == sid, "resent: %d %s" % (code, again))
+        wait_until("second accepted row", lambda: psql(
+            "SELECT count(*) FROM submission_accepted WHERE submission_id = '%s'" % sid)
+            == [["2"]], 30)
+        check(psql("SELECT status FROM submission_status WHERE submission_id = '%s'" % sid)
+              == [["accepted"]], "status of a resent submission")
+        code, _, got = stack.request("GET", "/v1/submissions/%s" % sid)
+        check(code == 200 and got.get("status") == "accepted", "GET: %d %s" % (code, got))
 
 
 def test_producer_queue_full():
