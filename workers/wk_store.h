@@ -57,7 +57,9 @@ ing_err_t wk_store_reconnect(wk_store_t *st, char *errstr, size_t errstr_size) I
  * decided by wk_rules from the database's facts plus the batch's earlier items, and become
  * WK_OUT_STORED, WK_OUT_RETRY, WK_OUT_DUPLICATE, WK_OUT_REFUSED or WK_OUT_DEAD
  * (version_conflict); zbase holds their compressed content at zoff/zlen. Every attributable
- * submission gets its final status (WK_OUT_DEAD without id_known gets none).
+ * submission gets its final status (WK_OUT_DEAD without id_known gets none): a stored document
+ * is its own, the others get a `submission` row, and each one decided here is notified on
+ * `submission_final` at COMMIT.
  * On error the transaction is rolled back.
  */
 ing_err_t wk_store_batch(wk_store_t *st, wk_item_t *items, size_t n, const uint8_t *zbase,

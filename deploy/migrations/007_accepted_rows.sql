@@ -9,7 +9,8 @@
 -- so the 'accepted' row no longer has to lose a race in the table itself:
 --
 -- * the gateway appends to `submission_accepted`, plain inserts without any conflict check. A
---   resent submission (a client retry) appends a second row: harmless, the view shows one;
+--   resent submission (a client retry) appends a second row: harmless, the view shows the
+--   first;
 -- * its index is a hash index: lookups are by submission id only, and inserting a random
 --   128-bit key costs one bucket, not a descent comparing text. Nothing here is unique, so
 --   two gateways never wait on each other's rows (the sort by id 005's deadlock note asked for
@@ -47,11 +48,13 @@ CREATE OR REPLACE VIEW submission_status AS
     UNION ALL
     SELECT a.submission_id, a.org_finess, a.document_id, a.version, 'accepted'::text, NULL::text,
            NULL::text, NULL::bigint, a.received_at, a.received_at
-      FROM (SELECT DISTINCT ON (submission_id) *
-              FROM submission_accepted
-             ORDER BY submission_id, received_at) a
+      FROM submission_accepted a
      WHERE NOT EXISTS (SELECT 1 FROM document d WHERE d.submission_id = a.submission_id)
-       AND NOT EXISTS (SELECT 1 FROM submission s WHERE s.submission_id = a.submission_id);
+       AND NOT EXISTS (SELECT 1 FROM submission s WHERE s.submission_id = a.submission_id)
+       -- One row per resent submission: the first in the table. Probed per row through the
+       -- hash index; a DISTINCT ON here would sort the whole table under any join.
+       AND NOT EXISTS (SELECT 1 FROM submission_accepted o
+                        WHERE o.submission_id = a.submission_id AND o.ctid < a.ctid);
 
 COMMENT ON COLUMN submission.status IS
     'a final status that stored nothing (duplicate, refused, rejected); accepted only in rows written before migration 007. A stored document''s status is its document row: read submission_status';
