@@ -136,14 +136,18 @@ def test_thousand_documents_exactly_once():
         assert_exactly_once(prefix, envs)
 
         # What operators see: the two processes' counters add up to the thousand, every
-        # partition is assigned, and the lag falls to zero once everything is stored.
+        # partition is assigned, and the lag falls to zero once everything is stored. The
+        # group may still be moving partitions between its eight consumer threads (a
+        # cooperative rebalance takes a few rounds): wait for all 12 to be held.
         def caught_up():
             scrapes = [scrape(p)[1] for p in ports]
             lags = [v for s in scrapes for k, v in s.items()
                     if k.startswith("ing_worker_lag_records{")]
-            return scrapes if lags and all(v == 0 for v in lags) else None
+            held = sum(v for s in scrapes for k, v in s.items()
+                       if k.startswith("ing_worker_assigned_partitions{"))
+            return scrapes if lags and all(v == 0 for v in lags) and held == 12 else None
         try:
-            scrapes = wait_until("lag 0 on both workers", caught_up, 30)
+            scrapes = wait_until("lag 0 and 12 partitions held on both workers", caught_up, 60)
         except harness.Failure as e:
             raise harness.Failure("%s: %s" % (e, [scrape(p)[1] for p in ports]))
         total = lambda name: sum(s.get(name, 0) for s in scrapes)
