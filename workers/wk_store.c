@@ -78,11 +78,12 @@
     "WHERE d.source_finess = s.source_finess AND d.document_id = s.document_id "                   \
     "AND d.version < s.version AND NOT d.superseded"
 
-/* The final statuses that store nothing (duplicate, refused, rejected). The gateway may or may
- * not have written 'accepted' first; a final status is never overwritten. A batch can hold one
- * submission several times (a resent document): only its first occurrence is written — later
- * ones would have found it final and changed nothing — since ON CONFLICT DO UPDATE may not
- * touch a row twice in one statement. Sorted by id: two workers lock rows in one order. */
+/* The final statuses that store nothing (duplicate, refused, rejected). A row may be there
+ * already: 'accepted' from a gateway older than migration 007, which this replaces, or a final
+ * status, which is never overwritten. A batch can hold one submission several times (a resent
+ * document): only its first occurrence is written — later ones would have found it final and
+ * changed nothing — since ON CONFLICT DO UPDATE may not touch a row twice in one statement.
+ * Sorted by id: two workers lock rows in one order. */
 #define SQL_STATUSES                                                                               \
     "INSERT INTO submission (submission_id, org_finess, document_id, version, status, code, "      \
     "detail, document_ref, received_at) "                                                          \
