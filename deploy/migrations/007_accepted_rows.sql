@@ -13,8 +13,8 @@
 --   first;
 -- * its index is a hash index: lookups are by submission id only, and inserting a random
 --   128-bit key costs one bucket, not a descent comparing text. Nothing here is unique, so
---   two gateways never wait on each other's rows (the sort by id 005's deadlock note asked for
---   is gone with it);
+--   two gateways never wait on each other's rows, and the gateway no longer sorts its rows by
+--   id to avoid the deadlocks that waiting caused;
 -- * `submission_status` shows 'accepted' only for a submission with no document and no
 --   `submission` row. Rows written into `submission` by a gateway older than this migration
 --   still show through its second branch.
