@@ -1,6 +1,7 @@
 #include "ing_crypto.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -24,9 +25,19 @@ struct ing_keyring {
     int active;
 };
 
+/* Nonces are drawn from the CSPRNG this many at a time: one RAND_bytes call per document cost
+ * about as much as the whole AES-GCM pass over its compressed content. */
+#define NONCE_POOL 64
+
 struct ing_sealer {
     const ing_keyring_t *keyring;
+    EVP_CIPHER *gcm; /* fetched once: the implicit fetch of EVP_aes_256_gcm() takes a lock */
     EVP_CIPHER_CTX *ctx;
+    /* The key whose schedule ctx holds for encryption, so that the next seal with it only
+     * sets a nonce; NULL after a decryption. */
+    const keyring_key_t *enc_key;
+    uint8_t nonces[NONCE_POOL * ING_GCM_NONCE_LEN];
+    size_t nonces_left;
 };
 
 static ing_err_t keyring_fail(ing_keyring_t *k, FILE *f, ing_err_t err)
@@ -135,9 +146,10 @@ ing_err_t ing_sealer_create(const ing_keyring_t *keyring, ing_sealer_t **out)
     if (!s)
         return ING_ERR_NOMEM;
     s->keyring = keyring;
+    s->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     s->ctx = EVP_CIPHER_CTX_new();
-    if (!s->ctx) {
-        free(s);
+    if (!s->gcm || !s->ctx) {
+        ing_sealer_destroy(s);
         return ING_ERR_NOMEM;
     }
     *out = s;
@@ -149,7 +161,24 @@ void ing_sealer_destroy(ing_sealer_t *sealer)
     if (!sealer)
         return;
     EVP_CIPHER_CTX_free(sealer->ctx);
+    EVP_CIPHER_free(sealer->gcm);
+    OPENSSL_cleanse(sealer->nonces, sizeof(sealer->nonces));
     free(sealer);
+}
+
+/* A fresh random nonce, never handed out twice: the pool is consumed from its end and wiped
+ * as it goes. */
+static bool next_nonce(ing_sealer_t *sealer, uint8_t nonce[ING_GCM_NONCE_LEN])
+{
+    if (sealer->nonces_left == 0) {
+        if (RAND_bytes(sealer->nonces, sizeof(sealer->nonces)) != 1)
+            return false;
+        sealer->nonces_left = NONCE_POOL;
+    }
+    uint8_t *n = sealer->nonces + --sealer->nonces_left * ING_GCM_NONCE_LEN;
+    memcpy(nonce, n, ING_GCM_NONCE_LEN);
+    OPENSSL_cleanse(n, ING_GCM_NONCE_LEN);
+    return true;
 }
 
 ing_err_t ing_seal(ing_sealer_t *sealer, const void *aad, size_t aad_len, const void *plain,
@@ -159,20 +188,25 @@ ing_err_t ing_seal(ing_sealer_t *sealer, const void *aad, size_t aad_len, const 
     const keyring_key_t *key = &sealer->keyring->keys[sealer->keyring->active];
     if (len > INT32_MAX || aad_len > INT32_MAX)
         return ING_ERR_TOO_BIG;
-    if (RAND_bytes(nonce, ING_GCM_NONCE_LEN) != 1)
+    if (!next_nonce(sealer, nonce))
         return ING_ERR_INTERNAL;
     uint8_t *dst;
     ing_err_t err = ing_buf_reserve(out, len + ING_GCM_TAG_LEN, &dst);
     if (err)
         return err;
     EVP_CIPHER_CTX *ctx = sealer->ctx;
+    /* The same key as the last seal: keep its schedule, set the nonce only. */
+    bool same_key = sealer->enc_key == key;
+    sealer->enc_key = NULL; /* until this seal succeeded */
     int n = 0, fin = 0;
-    if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->key, nonce) != 1 ||
+    if ((same_key ? EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce)
+                  : EVP_EncryptInit_ex(ctx, sealer->gcm, NULL, key->key, nonce)) != 1 ||
         EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
         EVP_EncryptUpdate(ctx, dst, &n, plain, (int)len) != 1 ||
         EVP_EncryptFinal_ex(ctx, dst + n, &fin) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, ING_GCM_TAG_LEN, dst + len) != 1)
         return ING_ERR_INTERNAL;
+    sealer->enc_key = key;
     ing_buf_commit(out, len + ING_GCM_TAG_LEN);
     *key_id = key->id;
     return ING_OK;
@@ -198,8 +232,9 @@ ing_err_t ing_open(ing_sealer_t *sealer, const char *key_id, const uint8_t nonce
         return err;
     const uint8_t *in = sealed;
     EVP_CIPHER_CTX *ctx = sealer->ctx;
+    sealer->enc_key = NULL; /* the context is set up for decryption now */
     int n = 0, fin = 0;
-    if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->key, nonce) != 1 ||
+    if (EVP_DecryptInit_ex(ctx, sealer->gcm, NULL, key->key, nonce) != 1 ||
         EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1 ||
         EVP_DecryptUpdate(ctx, dst, &n, in, (int)len) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, ING_GCM_TAG_LEN, (void *)(in + len)) != 1)

@@ -12,7 +12,8 @@
  * under another document id does not open.
  *
  * A keyring is read-only after loading and may be shared by threads; an ing_sealer_t (the
- * reusable cipher context) belongs to one thread.
+ * reusable cipher context, the active key's schedule and a small pool of random nonces)
+ * belongs to one thread, and to one process: a forked child must create its own.
  */
 #ifndef ING_CRYPTO_H
 #define ING_CRYPTO_H

@@ -1,5 +1,7 @@
 /* Encryption at rest: keyring rules, round trip, and every way a sealed document must not
  * open (wrong patient, damaged bytes, unknown key). */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -119,6 +121,48 @@ int main(void)
           ing_seal(sealer, aad, aad_len, plain, strlen(plain), nonce2, &key_id, &sealed) == ING_OK,
           "seal again");
     CHECK(&t, memcmp(nonce, nonce2, sizeof(nonce)) != 0, "nonces differ");
+
+    /* A run of documents through one sealer, longer than its pool of nonces and with an open
+     * in between (the context switches direction and back): every one opens with its own
+     * nonce and AAD, and no nonce comes twice. */
+    enum { RUN = 150 };
+    static uint8_t nonces[RUN][ING_GCM_NONCE_LEN];
+    static size_t offsets[RUN + 1];
+    char text[RUN][64];
+    ing_buf_reset(&sealed);
+    bool run_ok = true;
+    for (int i = 0; i < RUN && run_ok; i++) {
+        snprintf(text[i], sizeof(text[i]), "compte rendu %d: glycemie %d.%d mmol/L", i, 4 + i % 3,
+                 i % 10);
+        char doc_id[32];
+        snprintf(doc_id, sizeof(doc_id), "LAB-%d", i);
+        size_t len = ing_document_aad("295109912611193", "750712184", doc_id, 1, aad, 256);
+        offsets[i] = sealed.len;
+        run_ok = ing_seal(sealer, aad, len, text[i], strlen(text[i]), nonces[i], &key_id,
+                          &sealed) == ING_OK;
+        if (run_ok && i == RUN / 2) {
+            ing_buf_reset(&opened);
+            run_ok = ing_open(sealer, "k2", nonces[i], aad, len, sealed.data + offsets[i],
+                              sealed.len - offsets[i], &opened) == ING_OK;
+        }
+    }
+    offsets[RUN] = sealed.len;
+    CHECK(&t, run_ok, "a run of seals (with an open in the middle)");
+    int opened_ok = 0, repeated = 0;
+    for (int i = 0; i < RUN && run_ok; i++) {
+        char doc_id[32];
+        snprintf(doc_id, sizeof(doc_id), "LAB-%d", i);
+        size_t len = ing_document_aad("295109912611193", "750712184", doc_id, 1, aad, 256);
+        ing_buf_reset(&opened);
+        if (ing_open(sealer, "k2", nonces[i], aad, len, sealed.data + offsets[i],
+                     offsets[i + 1] - offsets[i], &opened) == ING_OK &&
+            opened.len == strlen(text[i]) && memcmp(opened.data, text[i], opened.len) == 0)
+            opened_ok++;
+        for (int j = 0; j < i; j++)
+            repeated += memcmp(nonces[i], nonces[j], ING_GCM_NONCE_LEN) == 0;
+    }
+    CHECK(&t, opened_ok == RUN, "%d of %d documents of the run open", opened_ok, RUN);
+    CHECK(&t, repeated == 0, "%d nonces came twice", repeated);
 
     ing_buf_fini(&sealed);
     ing_buf_fini(&opened);
