@@ -10,8 +10,10 @@
  *   ingestctl [-c FILE] dict train --type-code CODE (--from-dir DIR | --from-db N) [--size B]
  *   ingestctl [-c FILE] dict bench --train-dir DIR --test-dir DIR [--size B]
  *   ingestctl [-c FILE] dlq tail TOPIC N   headers of the last N dead letters
+ *   ingestctl [-c FILE] maintain [--days-ahead N] [--keep-days N]   daily partition upkeep
  *
- * Exit status: 0 success, 1 the operation failed (reason on stderr), 2 usage or configuration.
+ * Exit status: 0 success, 1 the operation failed (reason on stderr), 2 usage or configuration,
+ * 3 (maintain) done, but accepted submissions past the retention have no final status.
  */
 #include <getopt.h>
 #include <pwd.h>
@@ -29,11 +31,12 @@
 #include "wk_document.h"
 #include "wk_kafka.h"
 #include "wk_keyfile.h"
+#include "wk_maintain.h"
 #include "wk_patient.h"
 #include "wk_settings.h"
 #include "wk_topics.h"
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNFINISHED = 3 };
 
 static void usage(FILE *out)
 {
@@ -60,13 +63,19 @@ static void usage(FILE *out)
             "  dict bench --train-dir DIR --test-dir DIR [--size BYTES]\n"
             "                         ratio and speed with and without a dictionary\n"
             "  dlq tail TOPIC N       headers of the last N records of a dead-letter topic\n"
-            "                         (never the document)"
+            "                         (never the document)\n"
+            "  maintain [--days-ahead N] [--keep-days N]\n"
+            "                         run daily: create the day partitions of the gateway's\n"
+            "                         'accepted' rows for today + N days (default 7), drop\n"
+            "                         those older than the retention (default 35 days) unless\n"
+            "                         they hold a submission without a final status"
             "\n"
             "options:\n"
             "  -c, --config FILE   worker configuration (the same file as ingest-worker)\n"
             "  -h, --help          this help\n"
             "\n"
-            "exit status: 0 success, 1 the operation failed, 2 usage or configuration\n");
+            "exit status: 0 success, 1 the operation failed, 2 usage or configuration, 3\n"
+            "(maintain) done, but accepted submissions past the retention have no final status\n");
 }
 
 static int topics_describe(rd_kafka_t *rk, const wk_settings_t *s)
@@ -326,6 +335,47 @@ static int dlq_tail(const wk_settings_t *s, const cfg_passthrough_t *kafka, cons
     return EXIT_OK;
 }
 
+static int maintain_cmd(const wk_settings_t *s, int nargs, char **args)
+{
+    long days_ahead = 7, keep_days = 35;
+    for (int i = 0; i < nargs; i += 2) {
+        char *end = NULL;
+        long v = i + 1 < nargs ? strtol(args[i + 1], &end, 10) : -1;
+        bool number = end && end != args[i + 1] && !*end;
+        if (number && !strcmp(args[i], "--days-ahead") && v >= 0 && v <= 366)
+            days_ahead = v;
+        else if (number && !strcmp(args[i], "--keep-days") && v >= 1 && v <= 3660)
+            keep_days = v;
+        else {
+            fprintf(stderr, "ingestctl: maintain: --days-ahead 0..366, --keep-days 1..3660\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (!s->db_url[0]) {
+        fprintf(stderr, "ingestctl: worker.db_url is not set\n");
+        return EXIT_USAGE;
+    }
+    char errstr[512];
+    wk_maintain_report_t r;
+    ing_err_t err = wk_maintain_run(s->db_url, (int)days_ahead, (int)keep_days, stdout, &r, errstr,
+                                    sizeof(errstr));
+    if (err) {
+        fprintf(stderr, "ingestctl: maintain: %s (%s)\n", errstr, ing_err_name(err));
+        return EXIT_FAILED;
+    }
+    printf("maintain: %d created, %d dropped, %d kept, %lld old rows deleted\n", r.created,
+           r.dropped, r.kept, (long long)r.trimmed);
+    if (r.unfinished > 0) {
+        fprintf(stderr,
+                "ingestctl: maintain: %lld accepted submissions older than %ld days have no "
+                "final status: their documents were never stored (kept; check the workers' lag "
+                "and the dead-letter topic)\n",
+                (long long)r.unfinished, keep_days);
+        return EXIT_UNFINISHED;
+    }
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -359,9 +409,10 @@ int main(int argc, char **argv)
     bool is_show = nargs >= 3 && IS(0, "document") && IS(1, "show");
     bool is_dict = nargs >= 2 && IS(0, "dict") && (IS(1, "train") || IS(1, "bench"));
     bool is_dlq = nargs == 4 && IS(0, "dlq") && IS(1, "tail");
+    bool is_maintain = nargs >= 1 && IS(0, "maintain");
 #undef IS
     if (!is_create && !is_describe && !is_patient && !is_keyring && !is_show && !is_dict &&
-        !is_dlq) {
+        !is_dlq && !is_maintain) {
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -384,6 +435,8 @@ int main(int argc, char **argv)
         return dict_cmd(&settings, args[1], nargs - 2, args + 2);
     if (is_dlq)
         return dlq_tail(&settings, &kafka, args[2], args[3]);
+    if (is_maintain)
+        return maintain_cmd(&settings, nargs - 1, args + 1);
 
     rd_kafka_conf_t *conf =
         wk_kafka_conf_new(WK_KAFKA_ADMIN, &kafka, NULL, NULL, errstr, sizeof(errstr));
