@@ -64,7 +64,7 @@ struct gw_status {
     char times[INSERT_BATCH_MAX * 23 + 4];
 };
 
-/* Appended, never checked against what is there (migration 007), into the day's partition
+/* Appended, never checked against what is there (migration 007), into its week's partition
  * (migration 008): a resent submission gets a second row, which the view submission_status
  * folds into one. unnest() hands the rows to the insert in array order. */
 static const char insert_sql[] =

@@ -65,7 +65,7 @@ static void usage(FILE *out)
             "  dlq tail TOPIC N       headers of the last N records of a dead-letter topic\n"
             "                         (never the document)\n"
             "  maintain [--days-ahead N] [--keep-days N]\n"
-            "                         run daily: create the day partitions of the gateway's\n"
+            "                         run daily: create the week partitions of the gateway's\n"
             "                         'accepted' rows for today + N days (default 7), drop\n"
             "                         those older than the retention (default 35 days) unless\n"
             "                         they hold a submission without a final status"

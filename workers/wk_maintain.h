@@ -1,6 +1,6 @@
 /*
  * wk_maintain: the daily upkeep of the gateway's 'accepted' rows (ingestctl maintain). Creates
- * the day partitions of submission_accepted ahead of time and drops those older than the
+ * the week partitions of submission_accepted ahead of time and drops those older than the
  * retention, except a partition that still holds a submission without a final status, which
  * is reported instead (deploy/migrations/008_accepted_partitions.sql does the work in one
  * function call). Runs on the operator's command line or a timer, one short-lived connection.

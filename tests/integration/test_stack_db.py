@@ -1,6 +1,6 @@
 """deploy/local/stack db create|drop: what bench/run-suite's storage measure builds on. A
 scratch database gets every migration in deploy/migrations, is dropped again, and the stack's
-own database can never be dropped this way. In such a database, the day partitions of the
+own database can never be dropped this way. In such a database, the week partitions of the
 gateway's 'accepted' rows and `ingestctl maintain` (migration 008)."""
 
 import glob
@@ -61,7 +61,7 @@ def maintain_ctl(name, *args):
 
 
 def test_accepted_partitions():
-    """Migration 008 and `ingestctl maintain`: the gateway's 'accepted' rows go to day
+    """Migration 008 and `ingestctl maintain`: the gateway's 'accepted' rows go to week
     partitions made ahead of time, old partitions are dropped, never one that still holds a
     submission without a final status, and the DEFAULT partition catches what no partition
     covers. Time passes through the function's `today` argument."""
@@ -74,26 +74,37 @@ def test_accepted_partitions():
         check(rc == 0, "%s: %s" % (q, err))
         return out
 
-    def accept(sid, day, hour=12):
-        sql("INSERT INTO submission_accepted VALUES ('%s', '130000001', 'DOC-%s', 1, "
-            "(current_date + %d)::timestamp AT TIME ZONE 'UTC' + interval '%d hours')"
-            % (sid, sid, day, hour))
+    def at(day, hour=12):
+        return ("(current_date + %d)::timestamp AT TIME ZONE 'UTC' + interval '%d hours'"
+                % (day, hour))
+
+    def accept(sid, day):
+        sql("INSERT INTO submission_accepted VALUES ('%s', '130000001', 'DOC-%s', 1, %s)"
+            % (sid, sid, at(day)))
         return sql("SELECT tableoid::regclass FROM submission_accepted WHERE submission_id = "
                    "'%s' ORDER BY received_at DESC LIMIT 1" % sid)
+
+    def route(day):
+        """The partition a row of that day goes to, without leaving it there."""
+        part = sql("WITH i AS (INSERT INTO submission_accepted VALUES ('probe', '130000001', "
+                   "'DOC-probe', 1, %s) RETURNING tableoid) SELECT tableoid::regclass FROM i"
+                   % at(day))
+        sql("DELETE FROM submission_accepted WHERE submission_id = 'probe'")
+        return part
 
     def finish(sid):
         sql("INSERT INTO submission (submission_id, org_finess, document_id, version, status, "
             "received_at) VALUES ('%s', '130000001', 'DOC-%s', 1, 'refused', now())" % (sid, sid))
 
     def maintain(today, keep=35, ahead=7):
-        out = sql("SELECT action || ' ' || partition_name || ' ' || coalesce(unfinished, -1) "
+        out = sql("SELECT action || '|' || partition_name || '|' || coalesce(unfinished, -1) "
                   "FROM submission_accepted_maintain(%d, %d, current_date + %d)"
                   % (ahead, keep, today))
-        return out.splitlines()
+        return [line.split("|") for line in out.splitlines()]
 
-    def day_name(offset):
-        return sql("SELECT 'submission_accepted_p' || to_char(current_date + %d, 'YYYYMMDD')"
-                   % offset)
+    def week_of(day):
+        return sql("SELECT 'submission_accepted_w' || to_char(date_trunc('week', "
+                   "(current_date + %d)::timestamp), 'YYYYMMDD')" % day)
 
     try:
         # Today and the next seven days land in a partition of their own, never the default.
@@ -103,41 +114,42 @@ def test_accepted_partitions():
         check(accept("a-1", -1).startswith("submission_accepted_upto_"),
               "yesterday's row is not in the table attached by the migration")
         p = maintain_ctl(name)
-        check(p.returncode == 0 and "0 created, 0 dropped" in p.stdout,
+        check(p.returncode == 0 and " dropped, 0 kept" in p.stdout,
               "maintain on a fresh database: rc %d %s %s" % (p.returncode, p.stdout, p.stderr))
 
-        # Fifty days later: the partitions ahead exist, the old ones holding only unfinished
-        # submissions are kept and reported; once final, they go.
+        # Fifty days later: the weeks ahead exist, the old partitions holding unfinished
+        # submissions are kept and reported; once those are final, they go.
         actions = maintain(50)
-        check("created %s 0" % day_name(50) in actions and
-              "created %s 0" % day_name(57) in actions, "days +50..+57 not created: %s" % actions)
-        kept = [a for a in actions if a.startswith("kept")]
-        check(len(kept) == 7 and any(" submission_accepted_upto_" in a and a.endswith(" 3")
-                                     for a in kept),
-              "want the attached table (3 unfinished: days -1, 0, +1) and 6 day partitions "
-              "kept: %s" % actions)
+        for day in (50, 57):
+            check(route(day) == week_of(day), "day +%d goes to %s, want %s (%s)"
+                  % (day, route(day), week_of(day), actions))
+        kept = [a for a in actions if a[0].startswith("kept")]
+        check(sum(int(a[2]) for a in kept) == 9 and
+              any(a[1].startswith("submission_accepted_upto_") for a in kept) and
+              not any(a[0] == "dropped" and a[2] != "0" for a in actions),
+              "want the 9 unfinished rows of days -1..+7 kept where they are: %s" % actions)
         for day in range(-1, 8):
             finish("a%d" % day)
         actions = maintain(50)
-        dropped = [a for a in actions if a.startswith("dropped")]
-        check(len(dropped) == 7 and not any(a.startswith("kept") for a in actions),
+        dropped = [a for a in actions if a[0] == "dropped"]
+        check(len(dropped) == len(kept) and not any(a[0].startswith("kept") for a in actions),
               "once final, the old partitions are dropped: %s" % actions)
         check(sql("SELECT count(*) FROM submission_accepted") == "0", "rows left behind")
 
         # A resent submission in two partitions is one 'accepted' submission, the earliest.
         accept("resent", 53)
-        accept("resent", 54)
+        accept("resent", 60)
         rows = sql("SELECT status, received_at::date - current_date FROM submission_status "
                    "WHERE submission_id = 'resent'").splitlines()
         check(rows == ["accepted|53"], "resent submission: %r" % rows)
         finish("resent")
 
-        # No partition covers a day: its rows go to the default partition, a partition for
-        # that day is then refused, and old finished rows there are deleted.
+        # No partition covers a week: its rows go to the default partition, a partition for
+        # that week is then refused, and old finished rows there are deleted.
         check(accept("future", 80) == "submission_accepted_default", "day +80 not in default")
-        actions = maintain(75)
-        check("not created: the default partition holds rows of that day %s -1" % day_name(80)
-              in actions, "day +80 created over the default's rows: %s" % actions)
+        actions = maintain(80, ahead=0)
+        check(["not created: the default partition holds rows of that week", week_of(80), "-1"]
+              in actions, "the week of day +80 created over the default's rows: %s" % actions)
         check(accept("old", -40) == "submission_accepted_default", "day -40 not in default")
         p = maintain_ctl(name)
         check(p.returncode == 3 and "1 accepted submissions older than 35 days" in p.stderr,

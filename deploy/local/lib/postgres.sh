@@ -145,7 +145,7 @@ pg_migrate() {
         n=$((n + 1))
     done
     msg "migrations: $n applied, $((${#files[@]} - n)) already present"
-    # The day partitions of the gateway's 'accepted' rows (migration 008), as the daily
+    # The week partitions of the gateway's 'accepted' rows (migration 008), as the daily
     # `ingestctl maintain` of a production deployment would.
     if [[ -n $(pg_app_psql -At -c "SELECT to_regproc('submission_accepted_maintain')") ]]; then
         pg_app_psql -At -c 'SELECT count(*) FROM submission_accepted_maintain()' >/dev/null ||
