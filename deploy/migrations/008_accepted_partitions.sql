@@ -42,7 +42,8 @@ COMMENT ON TABLE submission_accepted IS
 -- a little ahead). The CHECK proves the bound with one scan, so ATTACH need not scan again.
 DO $$
 DECLARE
-    bound date := date_trunc('week', (now() AT TIME ZONE 'UTC')::date::timestamp + interval '1 day')::date + 7;
+    bound date := date_trunc('week', (now() AT TIME ZONE 'UTC')::date::timestamp
+                                     + interval '1 day')::date + 7;
 BEGIN
     EXECUTE format('ALTER TABLE submission_accepted_upto ADD CONSTRAINT upto_bound '
                    'CHECK (received_at < %L::timestamptz)', bound::text || ' 00:00:00+00');
@@ -54,11 +55,12 @@ BEGIN
 END
 $$;
 
--- One call: the partitions of the weeks of days today .. today + days_ahead that are missing
--- are created;
--- partitions whose upper bound is at least keep_days before today are dropped unless they hold
--- an unfinished submission (no document, no submission row); rows of the DEFAULT partition
--- that old and finished are deleted. One row per thing done or refused. `today` is for tests.
+-- One call: the missing partitions of the weeks of days today .. today + days_ahead are
+-- created; partitions whose upper bound is at least keep_days before today are dropped unless
+-- they hold an unfinished submission (no document, no submission row); rows of the DEFAULT
+-- partition that old and finished are deleted. One row per thing done or refused. `today` is
+-- for tests. Dropping a partition locks submission_accepted for a moment: the gateway's
+-- inserts and lookups wait for it (DETACH ... CONCURRENTLY cannot run inside a function).
 CREATE FUNCTION submission_accepted_maintain(days_ahead integer DEFAULT 7,
                                              keep_days integer DEFAULT 35,
                                              today date DEFAULT (now() AT TIME ZONE 'UTC')::date)
