@@ -165,6 +165,18 @@ static const struct {
  * refused here, and the caller stores its records one by one. */
 #define COLUMN_LIMIT ((size_t)1 << 30)
 
+/* The batch's documents decided 'stored' so far, found by hash rather than by a scan of every
+ * earlier record: by document key (source, document id) and by content key (patient, sha256,
+ * type code). Each chain lists items in batch order, so its first match is the earliest, as
+ * the rules want. Indexes into the batch's items; -1 ends a chain. Allocations are kept. */
+typedef struct overlay {
+    size_t mask; /* buckets - 1 */
+    size_t buckets_cap, items_cap;
+    int32_t *doc_head, *doc_tail, *content_head, *content_tail; /* @owns [buckets_cap] */
+    int32_t *doc_next, *content_next;                           /* @owns [items_cap] */
+    uint64_t *content_key;                                      /* @owns [items_cap] */
+} overlay_t;
+
 struct wk_store {
     char *url; /* @owns */
     bool allow_unsafe;
@@ -174,6 +186,7 @@ struct wk_store {
      * allocations are kept. */
     wk_pgarray_t cols[ST__N][MAX_COLUMNS];
     wk_pgcopy_t copy;
+    overlay_t overlay;
 };
 
 bool wk_store_connected(const wk_store_t *st)
@@ -317,6 +330,14 @@ void wk_store_destroy(wk_store_t *st)
         for (int i = 0; i < MAX_COLUMNS; i++)
             wk_pgarray_fini(&st->cols[s][i]);
     wk_pgcopy_fini(&st->copy);
+    overlay_t *ov = &st->overlay;
+    free(ov->doc_head);
+    free(ov->doc_tail);
+    free(ov->content_head);
+    free(ov->content_tail);
+    free(ov->doc_next);
+    free(ov->content_next);
+    free(ov->content_key);
     free(st->url);
     free(st);
 }
@@ -539,8 +560,8 @@ static int64_t int_or_zero(const PGresult *r, int row, int col)
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-/* FNV-1a of "finess\0document_id": equal documents have equal keys, so comparing keys first
- * spares the batch's quadratic overlay almost every string comparison. */
+/* FNV-1a of "finess\0document_id": equal documents have equal keys (the overlay's buckets), and
+ * comparing keys first spares most string comparisons. */
 static uint64_t document_key(const wk_item_t *it)
 {
     uint64_t h = 14695981039346656037ull;
@@ -560,26 +581,108 @@ static bool same_document(const wk_item_t *a, const wk_item_t *b)
            strcmp(a->env.document_id, b->env.document_id) == 0;
 }
 
-/* The database's facts miss the batch's own earlier records (not inserted yet): add them.
- * Their ids are known already (handed out with the facts). */
-static void facts_overlay(wk_facts_t *f, const wk_item_t *items, size_t i)
+static bool same_sha(const wk_item_t *a, const wk_item_t *b)
+{
+    return memcmp(a->env.sha256, b->env.sha256, ING_SHA256_LEN) == 0;
+}
+
+/* FNV-1a of "ins\0type_code\0" mixed with the first bytes of the sha256, already random. */
+static uint64_t content_key(const wk_item_t *it)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const char *p = it->env.ins;; p++) {
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+        if (!*p)
+            break;
+    }
+    for (const char *p = it->env.type_code; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    uint64_t sha;
+    memcpy(&sha, it->env.sha256, sizeof(sha));
+    return h ^ sha;
+}
+
+/* Empties the overlay for a batch of n items: at least twice as many buckets, a power of 2. */
+static ing_err_t overlay_reset(overlay_t *ov, size_t n)
+{
+    size_t buckets = 16;
+    while (buckets < 2 * n)
+        buckets *= 2;
+    if (buckets > ov->buckets_cap) {
+        int32_t **heads[] = {&ov->doc_head, &ov->doc_tail, &ov->content_head, &ov->content_tail};
+        for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+            int32_t *p = realloc(*heads[i], buckets * sizeof(int32_t));
+            if (!p)
+                return ING_ERR_NOMEM;
+            *heads[i] = p;
+        }
+        ov->buckets_cap = buckets;
+    }
+    if (n > ov->items_cap) {
+        int32_t *dn = realloc(ov->doc_next, n * sizeof(int32_t));
+        if (dn)
+            ov->doc_next = dn;
+        int32_t *cn = realloc(ov->content_next, n * sizeof(int32_t));
+        if (cn)
+            ov->content_next = cn;
+        uint64_t *ck = realloc(ov->content_key, n * sizeof(uint64_t));
+        if (ck)
+            ov->content_key = ck;
+        if (!dn || !cn || !ck)
+            return ING_ERR_NOMEM;
+        ov->items_cap = n;
+    }
+    ov->mask = buckets - 1;
+    memset(ov->doc_head, 0xff, buckets * sizeof(int32_t)); /* all -1 */
+    memset(ov->content_head, 0xff, buckets * sizeof(int32_t));
+    return ING_OK;
+}
+
+static void chain_append(int32_t *head, int32_t *tail, int32_t *next, size_t bucket, int32_t i)
+{
+    next[i] = -1;
+    if (head[bucket] < 0)
+        head[bucket] = i;
+    else
+        next[tail[bucket]] = i;
+    tail[bucket] = i;
+}
+
+/* Item i was decided 'stored': later items of the batch must see it. */
+static void overlay_add(overlay_t *ov, const wk_item_t *items, size_t i)
+{
+    chain_append(ov->doc_head, ov->doc_tail, ov->doc_next, items[i].document_key & ov->mask,
+                 (int32_t)i);
+    chain_append(ov->content_head, ov->content_tail, ov->content_next,
+                 ov->content_key[i] & ov->mask, (int32_t)i);
+}
+
+/* The database's facts miss the batch's own earlier records (not inserted yet): add those
+ * decided 'stored'. Their ids are known already (handed out with the facts). */
+static void facts_overlay(wk_facts_t *f, const overlay_t *ov, const wk_item_t *items, size_t i)
 {
     const wk_item_t *it = &items[i];
-    for (size_t j = 0; j < i; j++) {
+    for (int32_t j = ov->doc_head[it->document_key & ov->mask]; j >= 0; j = ov->doc_next[j]) {
         const wk_item_t *e = &items[j];
-        if (e->outcome != WK_OUT_STORED)
+        if (!same_document(e, it))
             continue;
-        bool same_doc = same_document(e, it);
-        bool same_sha = memcmp(e->env.sha256, it->env.sha256, ING_SHA256_LEN) == 0;
-        if (same_doc && e->env.version > f->current_version)
+        if (e->env.version > f->current_version)
             f->current_version = e->env.version;
-        if (same_doc && e->env.version == it->env.version && f->same_key == WK_KEY_NEW) {
-            f->same_key = same_sha ? WK_KEY_SAME_SHA : WK_KEY_OTHER_SHA;
+        if (e->env.version == it->env.version && f->same_key == WK_KEY_NEW) {
+            f->same_key = same_sha(e, it) ? WK_KEY_SAME_SHA : WK_KEY_OTHER_SHA;
             f->same_key_ref = e->document_ref;
         }
-        if (!same_doc && !f->duplicate_of && same_sha && strcmp(e->env.ins, it->env.ins) == 0 &&
-            strcmp(e->env.type_code, it->env.type_code) == 0)
+    }
+    if (f->duplicate_of)
+        return;
+    for (int32_t j = ov->content_head[ov->content_key[i] & ov->mask]; j >= 0;
+         j = ov->content_next[j]) {
+        const wk_item_t *e = &items[j];
+        if (!same_document(e, it) && same_sha(e, it) && strcmp(e->env.ins, it->env.ins) == 0 &&
+            strcmp(e->env.type_code, it->env.type_code) == 0) {
             f->duplicate_of = e->document_ref;
+            return;
+        }
     }
 }
 
@@ -619,6 +722,11 @@ static void apply_decision(wk_item_t *it, const wk_decision_t *d, int64_t new_id
 static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *errstr,
                               size_t errstr_size)
 {
+    overlay_t *ov = &st->overlay;
+    if (overlay_reset(ov, n) != ING_OK) {
+        snprintf(errstr, errstr_size, "read facts: no memory for a batch of %zu", n);
+        return ING_ERR_NOMEM;
+    }
     wk_pgarray_t *fc = stmt_start(st, ST_FACTS);
     size_t npending = 0;
     for (size_t i = 0; i < n; i++) {
@@ -626,6 +734,7 @@ static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *
             continue;
         add_facts_row(fc, &items[i]);
         items[i].document_key = document_key(&items[i]);
+        ov->content_key[i] = content_key(&items[i]);
         npending++;
     }
     if (npending == 0)
@@ -658,9 +767,11 @@ static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *
         int64_t new_id = int_or_zero(r, row, 6);
         items[i].space_missing = strcmp(PQgetvalue(r, row, 7), "t") == 0;
         row++;
-        facts_overlay(&f, items, i);
+        facts_overlay(&f, ov, items, i);
         wk_decision_t d = wk_rules_decide(&f);
         apply_decision(&items[i], &d, new_id);
+        if (items[i].outcome == WK_OUT_STORED)
+            overlay_add(ov, items, i);
     }
     PQclear(res[0]);
     return err;

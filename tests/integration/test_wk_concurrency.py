@@ -174,6 +174,49 @@ def test_versions_out_of_order():
         check(current == [5], "current versions %s" % current)
 
 
+def test_rules_within_one_batch():
+    """The rules between records of one batch, decided before any of them is in the database
+    (the worker's overlay of its own batch on the facts): every record is in Kafka before the
+    only worker starts, and one patient means one partition, so its first poll holds them all.
+    Content repeated under another document id is a duplicate of the first; versions 2 then 1
+    of a document are both stored, 2 current; a version sent again with other content is
+    rejected; an exact resubmission is the same stored submission."""
+    with harness.Stack("batchrules") as stack:
+        stack.start_gateway()
+        tag = uuid.uuid4().hex[:8]
+        ins, finess = ingsamples.TEST_INS[3], ingsamples.TEST_FINESS[1]
+
+        def env(doc, content=None, version=1):
+            content = content or unique_content("%s-%s-%d" % (tag, doc, version))[0]
+            return ingsamples.envelope("WK-BATCH-%s-%s" % (tag, doc), content, version=version,
+                                       ins=ins, finess=finess)
+
+        same, _ = unique_content(tag + "-same")
+        first = env("A", same)
+        envs = [first, env("B", same), env("V", version=2), env("V"), env("C"), env("C"), first]
+        conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=60)
+        sids = []
+        for e in envs:
+            code, _, body = stack.submit(e, conn=conn)
+            check(code == 202, "%s: %s %s" % (e["document_id"], code, body))
+            sids.append(body["submission_id"])
+        conn.close()
+        check(sids[-1] == sids[0], "a resubmission got another id")
+        stack.start_worker(1)
+        finals = [wait_final(s) for s in sids]
+        statuses = [f[0] for f in finals]
+        check(statuses == ["stored", "duplicate", "stored", "stored", "stored", "rejected",
+                           "stored"], "statuses %s" % statuses)
+        check(finals[1][2] == finals[0][2], "B is a duplicate of %s, want A's %s"
+              % (finals[1][2], finals[0][2]))
+        check(finals[5][1] == "version_conflict", "C again: %s" % (finals[5],))
+        rows = doc_rows(finess, envs[2]["document_id"])
+        check({v: s for v, (_, s) in rows.items()} == {1: True, 2: False},
+              "versions of V (version: superseded): %s" % rows)
+        check(len(doc_rows(finess, first["document_id"])) == 1, "A stored twice")
+
+
 if __name__ == "__main__":
     harness.run([test_hundred_identical_submissions, test_same_document_across_partitions,
-                 test_key_inserted_meanwhile, test_versions_out_of_order])
+                 test_key_inserted_meanwhile, test_versions_out_of_order,
+                 test_rules_within_one_batch])
