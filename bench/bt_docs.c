@@ -92,7 +92,7 @@ ing_err_t bt_docs_get(bt_docs_t *d, uint64_t i, ing_buf_t *json, ing_envelope_t 
         return err;
     memset(meta, 0, sizeof(*meta));
     memcpy(meta->org_finess, env->finess, sizeof(meta->org_finess));
-    ing_submission_id(env->finess, env->document_id, env->version, env->sha256,
+    ing_submission_id(NULL, env->finess, env->document_id, env->version, env->sha256,
                       meta->submission_id);
     meta->received_at_us = now;
     return ING_OK;

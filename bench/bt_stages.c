@@ -75,7 +75,7 @@ static size_t run_stage(ctx_t *c, bt_stage_t s, sample_doc_t *d)
     }
     case BT_STAGE_SHA256: {
         uint8_t h[ING_SHA256_LEN];
-        ing_sha256(d->env.content, d->env.content_len, h);
+        ing_digest_sha256(ing_policy_digest(c->policy), d->env.content, d->env.content_len, h);
         return d->env.content_len;
     }
     case BT_STAGE_ENVELOPE: {

@@ -15,7 +15,7 @@
 typedef enum bt_stage {
     BT_STAGE_JSON_PARSE,    /* jansson json_loadb of the envelope, duplicate keys refused */
     BT_STAGE_BASE64_DECODE, /* ing_base64_decode of the content */
-    BT_STAGE_SHA256,        /* ing_sha256 of the decoded content */
+    BT_STAGE_SHA256,        /* the policy's SHA-256 of the decoded content */
     BT_STAGE_ENVELOPE,      /* ing_envelope_parse_json: the gateway's whole check */
     BT_STAGE_RECORD_ENCODE, /* ing_record_encode */
     BT_STAGE_RECORD_DECODE, /* ing_record_decode */

@@ -241,7 +241,8 @@ static ing_err_t build_request(lg_worker_t *wk, lg_conn_t *c, int64_t now)
         if (v == LG_VARIANT_VALID && !dup && c->samples < REQ_SAMPLES &&
             e2e_pick(w->e2e_sample, counter)) {
             lg_e2e_sample_t *s = &c->sample[c->samples++];
-            ing_submission_id(info.finess, info.document_id, 1, info.sha256, s->submission_id);
+            ing_submission_id(NULL, info.finess, info.document_id, 1, info.sha256,
+                              s->submission_id);
             memcpy(s->document_id, info.document_id, sizeof(s->document_id));
         }
     }

@@ -327,15 +327,16 @@ ing_err_t ing_envelope_validate(const ing_policy_t *policy, const ing_envelope_t
         return ing_problem_set(problem, ING_ERR_INVALID_FIELD, "content",
                                "content must not be empty");
     uint8_t digest[ING_SHA256_LEN];
-    ing_sha256(env->content, env->content_len, digest);
+    ing_digest_sha256(ing_policy_digest(policy), env->content, env->content_len, digest);
     if (memcmp(digest, env->sha256, sizeof(digest)) != 0)
         return ing_problem_set(problem, ING_ERR_HASH_MISMATCH, "sha256",
                                "sha256 does not match the decoded content");
     return ING_OK;
 }
 
-void ing_submission_id(const char *org_finess, const char *document_id, uint32_t version,
-                       const uint8_t sha256[ING_SHA256_LEN], char out[ING_SUBMISSION_ID_LEN + 1])
+void ing_submission_id(const ing_digest_t *digest, const char *org_finess, const char *document_id,
+                       uint32_t version, const uint8_t sha256[ING_SHA256_LEN],
+                       char out[ING_SUBMISSION_ID_LEN + 1])
 {
     /* NUL separators keep ("ab","c") and ("a","bc") apart; "v1" versions the derivation. */
     char buf[16 + ING_FINESS_LEN + ING_DOCUMENT_ID_MAX + 16 + ING_SHA256_LEN];
@@ -344,7 +345,7 @@ void ing_submission_id(const char *org_finess, const char *document_id, uint32_t
                      version, 0);
     n = w > 0 && (size_t)w < sizeof(buf) - ING_SHA256_LEN ? (size_t)w : 0;
     memcpy(buf + n, sha256, ING_SHA256_LEN);
-    uint8_t digest[ING_SHA256_LEN];
-    ing_sha256(buf, n + ING_SHA256_LEN, digest);
-    ing_hex_encode(digest, ING_SUBMISSION_ID_LEN / 2, out);
+    uint8_t id_hash[ING_SHA256_LEN];
+    ing_digest_sha256(digest, buf, n + ING_SHA256_LEN, id_hash);
+    ing_hex_encode(id_hash, ING_SUBMISSION_ID_LEN / 2, out);
 }

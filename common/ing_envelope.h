@@ -95,9 +95,11 @@ ing_err_t ing_envelope_validate(const ing_policy_t *policy, const ing_envelope_t
 /**
  * The deterministic submission id: the same organisation sending the same (document_id,
  * version, sha256) gets the same id, so a retried request is harmless. 32 lowercase hex digits.
+ * @param digest the policy's (ing_policy_digest), or NULL (tests, tools: ing_sha256).
  */
-void ing_submission_id(const char *org_finess, const char *document_id, uint32_t version,
-                       const uint8_t sha256[ING_SHA256_LEN], char out[ING_SUBMISSION_ID_LEN + 1]);
+void ing_submission_id(const ing_digest_t *digest, const char *org_finess, const char *document_id,
+                       uint32_t version, const uint8_t sha256[ING_SHA256_LEN],
+                       char out[ING_SUBMISSION_ID_LEN + 1]);
 
 /** Fills a problem; returns its code so that callers can `return ing_problem_set(...)`. */
 ing_err_t ing_problem_set(ing_problem_t *problem, ing_err_t code, const char *field,

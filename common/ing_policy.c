@@ -20,6 +20,7 @@ struct ing_policy {
     char oids[POLICY_MAX_OIDS][32];
     int n_oids;
     size_t max_content_bytes;
+    ing_digest_t *digest; /* @owns */
 };
 
 static const struct {
@@ -127,6 +128,8 @@ ing_err_t ing_policy_create(const ing_policy_conf_t *conf, ing_policy_t **out, c
     ing_err_t err = policy_load_codes(p, conf->type_codes_path, errstr, errstr_size);
     if (err == ING_OK)
         err = policy_load_oids(p, conf->allowed_oids, errstr, errstr_size);
+    if (err == ING_OK && (err = ing_digest_create(&p->digest)) != ING_OK)
+        snprintf(errstr, errstr_size, "OpenSSL has no SHA-256 implementation to fetch");
     if (err) {
         free(p);
         return err;
@@ -137,7 +140,15 @@ ing_err_t ing_policy_create(const ing_policy_conf_t *conf, ing_policy_t **out, c
 
 void ing_policy_destroy(ing_policy_t *policy)
 {
+    if (!policy)
+        return;
+    ing_digest_destroy(policy->digest);
     free(policy);
+}
+
+const ing_digest_t *ing_policy_digest(const ing_policy_t *policy)
+{
+    return policy->digest;
 }
 
 ing_err_t ing_policy_check_oid(const ing_policy_t *policy, const char *oid)

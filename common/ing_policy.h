@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ing_codec.h"
 #include "ing_error.h"
 
 typedef struct ing_policy ing_policy_t;
@@ -28,6 +29,10 @@ ing_err_t ing_policy_create(const ing_policy_conf_t *conf, ing_policy_t **out, c
                             size_t errstr_size) ING_MUST_CHECK;
 
 void ing_policy_destroy(ing_policy_t *policy);
+
+/** The SHA-256 the checks use (the content's hash, the submission id), fetched once with the
+ * policy. @borrows: lives as long as the policy. */
+const ing_digest_t *ing_policy_digest(const ing_policy_t *policy);
 
 ing_err_t ing_policy_check_oid(const ing_policy_t *policy, const char *oid) ING_MUST_CHECK;
 

@@ -331,7 +331,8 @@ static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request
     pp->index = index;
     pp->wait_s = opts->wait_s;
     gw_accepted_t *a = &pp->accepted;
-    ing_submission_id(org, env->document_id, env->version, env->sha256, a->submission_id);
+    ing_submission_id(ing_policy_digest(gw_loop_policy(loop)), org, env->document_id, env->version,
+                      env->sha256, a->submission_id);
     memcpy(sid, a->submission_id, ING_SUBMISSION_ID_LEN + 1);
     memcpy(a->org_finess, org, sizeof(a->org_finess));
     size_t id_len = strnlen(env->document_id, sizeof(a->document_id) - 1);

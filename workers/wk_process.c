@@ -51,8 +51,8 @@ void wk_process_record(const ing_policy_t *policy, const void *data, size_t len,
         return;
     }
     char expect[ING_SUBMISSION_ID_LEN + 1];
-    ing_submission_id(item->meta.org_finess, item->env.document_id, item->env.version,
-                      item->env.sha256, expect);
+    ing_submission_id(ing_policy_digest(policy), item->meta.org_finess, item->env.document_id,
+                      item->env.version, item->env.sha256, expect);
     if (strcmp(expect, item->meta.submission_id) != 0) {
         wk_item_fail(item, ING_ERR_RECORD, WK_STAGE_DECODE,
                      "submission id %.32s does not match its organisation, document_id, version "

@@ -101,5 +101,22 @@ int main(void)
     hex[0] = 'B';
     CHECK(&t, !ing_hex_decode_lower(hex, strlen(hex), round, sizeof(round)), "uppercase hex");
     CHECK(&t, !ing_hex_decode_lower("abc", 3, round, 2), "odd hex length");
+
+    /* The fetched-once digest gives the one-shot's answers, short and long inputs. */
+    ing_digest_t *dg = NULL;
+    CHECK(&t, ing_digest_create(&dg) == ING_OK, "digest create");
+    uint8_t fetched[ING_SHA256_LEN];
+    ing_digest_sha256(dg, "abc", 3, fetched);
+    ing_sha256("abc", 3, digest);
+    CHECK(&t, memcmp(fetched, digest, sizeof(digest)) == 0, "digest: sha256(abc)");
+    static uint8_t doc[8192];
+    for (size_t i = 0; i < sizeof(doc); i++)
+        doc[i] = (uint8_t)(i * 31 + 7);
+    ing_sha256(doc, sizeof(doc), digest);
+    ing_digest_sha256(dg, doc, sizeof(doc), fetched);
+    CHECK(&t, memcmp(fetched, digest, sizeof(digest)) == 0, "digest: 8 KB");
+    ing_digest_sha256(NULL, doc, sizeof(doc), fetched);
+    CHECK(&t, memcmp(fetched, digest, sizeof(digest)) == 0, "no digest: the one-shot");
+    ing_digest_destroy(dg);
     return ING_TEST_END(&t);
 }

@@ -188,23 +188,29 @@ static void run_submission_id(ing_test_counts_t *t)
 {
     uint8_t sha[ING_SHA256_LEN] = {1, 2, 3};
     char a[ING_SUBMISSION_ID_LEN + 1], b[ING_SUBMISSION_ID_LEN + 1];
-    ing_submission_id("750712184", "LAB-1", 1, sha, a);
-    ing_submission_id("750712184", "LAB-1", 1, sha, b);
+    ing_submission_id(NULL, "750712184", "LAB-1", 1, sha, a);
+    ing_submission_id(NULL, "750712184", "LAB-1", 1, sha, b);
     CHECK(t, strcmp(a, b) == 0 && strlen(a) == ING_SUBMISSION_ID_LEN, "deterministic: %s", a);
-    ing_submission_id("010780054", "LAB-1", 1, sha, b);
+    ing_submission_id(NULL, "010780054", "LAB-1", 1, sha, b);
     CHECK(t, strcmp(a, b) != 0, "other organisation, other id");
-    ing_submission_id("750712184", "LAB-1", 2, sha, b);
+    ing_submission_id(NULL, "750712184", "LAB-1", 2, sha, b);
     CHECK(t, strcmp(a, b) != 0, "other version, other id");
-    ing_submission_id("750712184", "LAB-11", 1, sha, b);
+    ing_submission_id(NULL, "750712184", "LAB-11", 1, sha, b);
     CHECK(t, strcmp(a, b) != 0, "other document id, other id");
     sha[31] = 1;
-    ing_submission_id("750712184", "LAB-1", 1, sha, b);
+    ing_submission_id(NULL, "750712184", "LAB-1", 1, sha, b);
     CHECK(t, strcmp(a, b) != 0, "other content, other id");
     /* Field boundaries are kept: ("LAB-1", 11) and ("LAB-11", 1) must differ. */
     sha[31] = 0;
-    ing_submission_id("750712184", "LAB-1", 11, sha, a);
-    ing_submission_id("750712184", "LAB-11", 1, sha, b);
+    ing_submission_id(NULL, "750712184", "LAB-1", 11, sha, a);
+    ing_submission_id(NULL, "750712184", "LAB-11", 1, sha, b);
     CHECK(t, strcmp(a, b) != 0, "boundaries");
+    /* The policy's digest derives the same id as the one-shot. */
+    ing_digest_t *dg = NULL;
+    CHECK(t, ing_digest_create(&dg) == ING_OK, "digest");
+    ing_submission_id(dg, "750712184", "LAB-1", 11, sha, b);
+    CHECK(t, strcmp(a, b) == 0, "with a digest: %s, without: %s", b, a);
+    ing_digest_destroy(dg);
 }
 
 int main(void)

@@ -23,7 +23,7 @@ static void fill(ing_envelope_t *env, ing_record_meta_t *meta, const char *conte
     env->content_len = strlen(content);
     ing_sha256(env->content, env->content_len, env->sha256);
     memset(meta, 0, sizeof(*meta));
-    ing_submission_id(env->finess, env->document_id, env->version, env->sha256,
+    ing_submission_id(NULL, env->finess, env->document_id, env->version, env->sha256,
                       meta->submission_id);
     strcpy(meta->org_finess, "750712184");
     meta->received_at_us = 1796000000123456;

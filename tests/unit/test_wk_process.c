@@ -107,7 +107,7 @@ int main(void)
         meta.received_at_us = 1795858200000000LL;
         cases[i].before_encode(&env, &meta, &buf);
         char id[ING_SUBMISSION_ID_LEN + 1];
-        ing_submission_id(meta.org_finess, env.document_id, env.version, env.sha256, id);
+        ing_submission_id(NULL, meta.org_finess, env.document_id, env.version, env.sha256, id);
         if (cases[i].before_encode != forged_id)
             strcpy(meta.submission_id, id);
         ing_buf_reset(&buf);

@@ -74,7 +74,7 @@ int main(int argc, char **argv)
         env.content_len = strlen(content);
         ing_sha256(env.content, env.content_len, env.sha256);
         strcpy(meta.org_finess, "750712184");
-        ing_submission_id(meta.org_finess, env.document_id, env.version, env.sha256,
+        ing_submission_id(NULL, meta.org_finess, env.document_id, env.version, env.sha256,
                           meta.submission_id);
         if (strcmp(mode, "badid") == 0)
             meta.submission_id[0] = meta.submission_id[0] == '0' ? '1' : '0';
