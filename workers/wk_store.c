@@ -560,19 +560,25 @@ static int64_t int_or_zero(const PGresult *r, int row, int col)
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-/* FNV-1a of "finess\0document_id": equal documents have equal keys (the overlay's buckets), and
- * comparing keys first spares most string comparisons. */
-static uint64_t document_key(const wk_item_t *it)
+/* FNV-1a of two strings with a NUL between them, so that ("ab", "c") and ("a", "bc") differ. */
+static uint64_t fnv1a_pair(const char *first, const char *second)
 {
     uint64_t h = 14695981039346656037ull;
-    for (const char *p = it->env.finess;; p++) {
+    for (const char *p = first;; p++) {
         h = (h ^ (uint8_t)*p) * 1099511628211ull;
         if (!*p)
             break;
     }
-    for (const char *p = it->env.document_id; *p; p++)
+    for (const char *p = second; *p; p++)
         h = (h ^ (uint8_t)*p) * 1099511628211ull;
     return h;
+}
+
+/* Equal documents have equal keys (the overlay's buckets), and comparing keys first spares
+ * most string comparisons. */
+static uint64_t document_key(const wk_item_t *it)
+{
+    return fnv1a_pair(it->env.finess, it->env.document_id);
 }
 
 static bool same_document(const wk_item_t *a, const wk_item_t *b)
@@ -586,17 +592,10 @@ static bool same_sha(const wk_item_t *a, const wk_item_t *b)
     return memcmp(a->env.sha256, b->env.sha256, ING_SHA256_LEN) == 0;
 }
 
-/* FNV-1a of "ins\0type_code\0" mixed with the first bytes of the sha256, already random. */
+/* Patient and type code mixed with the first bytes of the sha256, already random. */
 static uint64_t content_key(const wk_item_t *it)
 {
-    uint64_t h = 14695981039346656037ull;
-    for (const char *p = it->env.ins;; p++) {
-        h = (h ^ (uint8_t)*p) * 1099511628211ull;
-        if (!*p)
-            break;
-    }
-    for (const char *p = it->env.type_code; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    uint64_t h = fnv1a_pair(it->env.ins, it->env.type_code);
     uint64_t sha;
     memcpy(&sha, it->env.sha256, sizeof(sha));
     return h ^ sha;
