@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 
+#include "wk_document.h"
 #include "wk_sqlstate.h"
 
 #define SQL_MAINTAIN                                                                               \
@@ -16,16 +17,9 @@ ing_err_t wk_maintain_run(const char *db_url, int days_ahead, int keep_days, FIL
                           wk_maintain_report_t *report, char *errstr, size_t errstr_size)
 {
     memset(report, 0, sizeof(*report));
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"10", "ingestctl", db_url, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        const char *msg = PQerrorMessage(conn);
-        snprintf(errstr, errstr_size, "cannot connect to PostgreSQL: %.*s", (int)strcspn(msg, "\n"),
-                 msg);
-        PQfinish(conn);
+    PGconn *conn = wk_document_connect(db_url, errstr, errstr_size);
+    if (!conn)
         return ING_ERR_UNAVAILABLE;
-    }
     char ahead[16], keep[16];
     snprintf(ahead, sizeof(ahead), "%d", days_ahead);
     snprintf(keep, sizeof(keep), "%d", keep_days);
@@ -33,11 +27,7 @@ ing_err_t wk_maintain_run(const char *db_url, int days_ahead, int keep_days, FIL
     PGresult *res = PQexecParams(conn, SQL_MAINTAIN, 2, NULL, params, NULL, NULL, 0);
     ing_err_t err = ING_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        const char *msg = PQerrorMessage(conn);
-        err = wk_sqlstate_classify(state);
-        snprintf(errstr, errstr_size, "SQLSTATE %s: %.*s", state ? state : "none",
-                 (int)strcspn(msg, "\n"), msg);
+        err = wk_pg_error(conn, res, "submission_accepted_maintain()", errstr, errstr_size);
         goto out;
     }
     for (int i = 0; i < PQntuples(res); i++) {

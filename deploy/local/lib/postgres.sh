@@ -147,10 +147,8 @@ pg_migrate() {
     msg "migrations: $n applied, $((${#files[@]} - n)) already present"
     # The week partitions of the gateway's 'accepted' rows (migration 008), as the daily
     # `ingestctl maintain` of a production deployment would.
-    if [[ -n $(pg_app_psql -At -c "SELECT to_regproc('submission_accepted_maintain')") ]]; then
-        pg_app_psql -At -c 'SELECT count(*) FROM submission_accepted_maintain()' >/dev/null ||
-            die "submission_accepted_maintain() failed"
-    fi
+    pg_app_psql -At -c 'SELECT count(*) FROM submission_accepted_maintain()' >/dev/null ||
+        die "submission_accepted_maintain() failed"
 }
 
 pg_start() {
