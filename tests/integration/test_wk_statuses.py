@@ -261,8 +261,10 @@ def test_dictionary_used_and_readable():
 
 
 def test_record_is_append_only():
-    """Migration 005: patient spaces and documents can be neither deleted nor re-keyed, by any
-    role, while ordinary writes (a new version marking the previous one superseded) go on."""
+    """Migrations 005 and 009: patient spaces, documents and zstd dictionaries can be neither
+    deleted nor re-keyed, by any role, while ordinary writes (a new version marking the previous
+    one superseded) go on. For dictionaries this replaces document.dict_id's foreign key: a
+    document compressed with one cannot be read without it."""
     refused = [
         "DELETE FROM document WHERE id = (SELECT min(id) FROM document)",
         "DELETE FROM document WHERE false",
@@ -272,6 +274,10 @@ def test_record_is_append_only():
         "DELETE FROM patient_space WHERE ins = (SELECT min(ins) FROM patient_space)",
         "TRUNCATE patient_space CASCADE",
         "UPDATE patient_space SET ins = ins WHERE false",
+        "DELETE FROM zstd_dictionary WHERE id = (SELECT min(id) FROM zstd_dictionary)",
+        "DELETE FROM zstd_dictionary WHERE false",
+        "TRUNCATE zstd_dictionary",
+        "UPDATE zstd_dictionary SET id = id WHERE false",
     ]
     before = psql("SELECT count(*) FROM document")
     for sql in refused:
