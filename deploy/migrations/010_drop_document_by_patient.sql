@@ -1,0 +1,12 @@
+-- 010: one index less on document (issue 4, storage). Applied by deploy/local/stack in one
+-- transaction.
+--
+-- document_by_patient (ins, stored_at) came with 001 for reading a patient's space in time
+-- order. No statement of this system uses it, and a reader of a space does not need it:
+-- document_by_content (ins, sha256, type_code) leads with ins, so a patient's documents are an
+-- index range scan of it too, then a sort of one patient's rows by stored_at.
+-- What it cost: an index entry per stored document under a key spread over every patient (a
+-- random leaf page per insert once the index outgrows memory) and CPU on every insert.
+-- ingest-benchtool copy-rows (100,000 stored rows in one COPY, alternating): PostgreSQL 16.5
+-- and 15.4 us per row with it, 13.7 and 12.9 without.
+DROP INDEX document_by_patient;
