@@ -778,17 +778,17 @@ static ing_err_t phase_decide(wk_store_t *st, wk_item_t *items, size_t n, char *
 
 /*
  * A document another worker (another partition, same source and document id) inserted since
- * the facts were read: a unique violation of the document's key, or of its submission id
- * (which the worker checked is derived from that key). Transient: decided again, with fresh
- * facts, on redelivery. Any other violation is permanent (isolated, then dead-lettered).
+ * the facts were read: a unique violation of the document's key. (Its submission id is
+ * derived from that key, so the key is what a second copy breaks; migration 011.) Transient:
+ * decided again, with fresh facts, on redelivery. Any other violation is permanent (isolated,
+ * then dead-lettered).
  */
 static bool inserted_meanwhile(const PGresult *r)
 {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
     return state && constraint && strcmp(state, "23505") == 0 &&
-           (strcmp(constraint, "document_source_finess_document_id_version_key") == 0 ||
-            strcmp(constraint, "document_submission_id_key") == 0);
+           strcmp(constraint, "document_source_finess_document_id_version_key") == 0;
 }
 
 /* Sends a whole COPY stream and reads its result. */

@@ -294,20 +294,27 @@ def test_record_is_append_only():
     check(out == [], "ordinary updates refused: %s" % out)
 
 
-def test_patient_space_read_by_index():
-    """Migration 010 dropped document_by_patient: a reader of a patient's space (their
-    documents, newest first) goes through document_by_content, whose leading column is ins."""
-    rows = psql("SELECT min(ins) FROM document")
-    check(rows and rows[0][0], "no stored document to read")
-    ins = rows[0][0]
-    query = ("SELECT id, type_code, stored_at FROM document WHERE ins = '%s' "
-             "ORDER BY stored_at DESC, id DESC" % ins)
-    # A test database is small enough for a sequential scan to win; what matters is that an
-    # index exists for when it is not.
-    plan = "\n".join(r[0] for r in psql("SET enable_seqscan = off; EXPLAIN (COSTS OFF) " + query))
-    check("document_by_content" in plan, "a patient's documents are not read by index:\n" + plan)
-
+def test_reads_use_indexes():
+    """The reads that the dropped indexes served still go through one. A reader of a patient's
+    space (their documents, newest first) through document_by_content, whose leading column is
+    ins (migration 010 dropped document_by_patient); a status read by submission id through the
+    hash index of migration 011, which replaced the unique b-tree."""
+    rows = psql("SELECT ins, submission_id FROM document ORDER BY id LIMIT 1")
+    check(rows, "no stored document to read")
+    ins, sid = rows[0]
+    reads = {
+        "document_by_content": "SELECT id, type_code, stored_at FROM document WHERE ins = '%s' "
+                               "ORDER BY stored_at DESC, id DESC" % ins,
+        "document_by_submission": "SELECT status FROM submission_status "
+                                  "WHERE submission_id = '%s'" % sid,
+    }
+    for index, query in reads.items():
+        # A test database is small enough for a sequential scan to win; what matters is that
+        # an index exists for when it is not.
+        plan = "\n".join(r[0] for r in psql("SET enable_seqscan = off; EXPLAIN (COSTS OFF) "
+                                             + query))
+        check(index in plan, "%s is not read through %s:\n%s" % (query, index, plan))
 
 if __name__ == "__main__":
     harness.run([test_every_status, test_dictionary_used_and_readable,
-                 test_record_is_append_only, test_patient_space_read_by_index])
+                 test_record_is_append_only, test_reads_use_indexes])
