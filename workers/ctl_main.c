@@ -5,6 +5,7 @@
  *   ingestctl [-c FILE] topics describe   partition counts and replication of both topics
  *   ingestctl [-c FILE] patient oppose INS     refuse this patient's documents from now on
  *   ingestctl [-c FILE] patient unoppose INS   lift the opposition
+ *   ingestctl [-c FILE] patient show INS       the space and its documents' metadata (audited)
  *   ingestctl [-c FILE] keyring init|rotate [FILE]   create a keyring / add a new active key
  *   ingestctl [-c FILE] document show SUBMISSION_ID [--out FILE]   read one back (audited)
  *   ingestctl [-c FILE] dict train --type-code CODE (--from-dir DIR | --from-db N) [--size B]
@@ -48,6 +49,8 @@ static void usage(FILE *out)
             "  topics describe   show partitions and replication of both topics\n"
             "  patient oppose INS     refuse this patient's new documents (audited)\n"
             "  patient unoppose INS   lift the opposition (audited)\n"
+            "  patient show INS       the patient's space: opposition, and its stored\n"
+            "                         documents' metadata, newest first (audited)\n"
             "  keyring init [FILE]    create a keyring with one new random key (mode 0600;\n"
             "                         FILE defaults to worker.keyring; never overwrites)\n"
             "  keyring rotate [FILE]  retire the active key, add a new active one (restart\n"
@@ -178,6 +181,21 @@ static int patient_oppose(const wk_settings_t *s, const char *ins, bool opposed)
     }
     /* The INS is the patient's identifier: printed back to the operator who typed it. */
     printf("patient %s: %s\n", ins, opposed ? "opposed" : "not opposed");
+    return EXIT_OK;
+}
+
+static int patient_show(const wk_settings_t *s, const char *ins)
+{
+    if (!s->db_url[0]) {
+        fprintf(stderr, "ingestctl: worker.db_url is not set\n");
+        return EXIT_USAGE;
+    }
+    char errstr[512];
+    ing_err_t err = wk_patient_show(s->db_url, ins, actor_name(), stdout, errstr, sizeof(errstr));
+    if (err) {
+        fprintf(stderr, "ingestctl: patient show: %s (%s)\n", errstr, ing_err_name(err));
+        return err == ING_ERR_INS_INVALID ? EXIT_USAGE : EXIT_FAILED;
+    }
     return EXIT_OK;
 }
 
@@ -404,6 +422,7 @@ int main(int argc, char **argv)
     bool is_create = nargs == 2 && IS(0, "topics") && IS(1, "create");
     bool is_describe = nargs == 2 && IS(0, "topics") && IS(1, "describe");
     bool is_patient = nargs == 3 && IS(0, "patient") && (IS(1, "oppose") || IS(1, "unoppose"));
+    bool is_patient_show = nargs == 3 && IS(0, "patient") && IS(1, "show");
     bool is_keyring =
         (nargs == 2 || nargs == 3) && IS(0, "keyring") && (IS(1, "init") || IS(1, "rotate"));
     bool is_show = nargs >= 3 && IS(0, "document") && IS(1, "show");
@@ -411,8 +430,8 @@ int main(int argc, char **argv)
     bool is_dlq = nargs == 4 && IS(0, "dlq") && IS(1, "tail");
     bool is_maintain = nargs >= 1 && IS(0, "maintain");
 #undef IS
-    if (!is_create && !is_describe && !is_patient && !is_keyring && !is_show && !is_dict &&
-        !is_dlq && !is_maintain) {
+    if (!is_create && !is_describe && !is_patient && !is_patient_show && !is_keyring && !is_show &&
+        !is_dict && !is_dlq && !is_maintain) {
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -427,6 +446,8 @@ int main(int argc, char **argv)
     ing_log_init((ing_log_level_t)ing_log_level_parse(settings.log_level));
     if (is_patient)
         return patient_oppose(&settings, args[2], !strcmp(args[1], "oppose"));
+    if (is_patient_show)
+        return patient_show(&settings, args[2]);
     if (is_keyring)
         return keyring_cmd(&settings, args[1], nargs == 3 ? args[2] : NULL);
     if (is_show)

@@ -158,20 +158,6 @@ static ing_err_t samples_from_db(samples_t *s, PGconn *conn, const ing_keyring_t
     return err;
 }
 
-static ing_err_t exec0(PGconn *conn, const char *sql, int n, const char *const *values,
-                       char *errstr, size_t errsz)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, values, NULL, NULL, 0);
-    ing_err_t err = ING_OK;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        const char *msg = PQerrorMessage(conn);
-        snprintf(errstr, errsz, "%s: %.*s", sql, (int)strcspn(msg, "\n"), msg);
-        err = wk_sqlstate_classify(PQresultErrorField(res, PG_DIAG_SQLSTATE));
-    }
-    PQclear(res);
-    return err;
-}
-
 ing_err_t wk_dicttool_train(const wk_dict_train_req_t *req, FILE *report, char *errstr,
                             size_t errstr_size)
 {
@@ -207,7 +193,7 @@ ing_err_t wk_dicttool_train(const wk_dict_train_req_t *req, FILE *report, char *
         err = ing_sealer_create(req->keyring, &sealer);
     int32_t id = 0;
     if (!err)
-        err = exec0(conn, "BEGIN", 0, NULL, errstr, errstr_size);
+        err = wk_pg_command(conn, "BEGIN", 0, NULL, errstr, errstr_size);
     if (!err)
         err = wk_dict_insert(conn, sealer, req->type_code, dict.data, dict.len, s.n, &id, errstr,
                              errstr_size);
@@ -216,10 +202,10 @@ ing_err_t wk_dicttool_train(const wk_dict_train_req_t *req, FILE *report, char *
         snprintf(detail, sizeof(detail), "dict_id=%d type_code=%s samples=%u source=%s", (int)id,
                  req->type_code, s.n, req->from_dir ? "files" : "stored documents");
         const char *values[2] = {req->actor, detail};
-        err = exec0(conn, SQL_AUDIT, 2, values, errstr, errstr_size);
+        err = wk_pg_command(conn, SQL_AUDIT, 2, values, errstr, errstr_size);
     }
     if (!err)
-        err = exec0(conn, "COMMIT", 0, NULL, errstr, errstr_size);
+        err = wk_pg_command(conn, "COMMIT", 0, NULL, errstr, errstr_size);
     if (!err)
         fprintf(report,
                 "dictionary %d for type code %s: %zu bytes from %u samples (%zu bytes) in "

@@ -226,17 +226,6 @@ out:
     return err;
 }
 
-static ing_err_t exec_params(PGconn *conn, const char *sql, int n, const char *const *values,
-                             char *errstr, size_t errsz)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, values, NULL, NULL, 0);
-    ing_err_t err = ING_OK;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        err = wk_pg_error(conn, res, sql, errstr, errsz);
-    PQclear(res);
-    return err;
-}
-
 static ing_err_t write_new_file(const char *path, const uint8_t *data, size_t len, char *errstr,
                                 size_t errsz)
 {
@@ -278,7 +267,7 @@ ing_err_t wk_document_show(const char *db_url, const ing_keyring_t *keyring,
     PGresult *res = NULL;
     ing_buf_t plain;
     ing_buf_init(&plain, 1u << 30);
-    ing_err_t err = exec_params(conn, "BEGIN", 0, NULL, errstr, errstr_size);
+    ing_err_t err = wk_pg_command(conn, "BEGIN", 0, NULL, errstr, errstr_size);
     if (err)
         goto out;
     const char *find[1] = {submission_id};
@@ -299,9 +288,9 @@ ing_err_t wk_document_show(const char *db_url, const ing_keyring_t *keyring,
     snprintf(detail, sizeof(detail), "document_ref=%s %s", PQgetvalue(res, 0, 0),
              out_path ? "content written to a file" : "metadata only");
     const char *audit[4] = {actor, PQgetvalue(res, 0, 2), submission_id, detail};
-    err = exec_params(conn, SQL_AUDIT, 4, audit, errstr, errstr_size);
+    err = wk_pg_command(conn, SQL_AUDIT, 4, audit, errstr, errstr_size);
     if (!err)
-        err = exec_params(conn, "COMMIT", 0, NULL, errstr, errstr_size);
+        err = wk_pg_command(conn, "COMMIT", 0, NULL, errstr, errstr_size);
     if (err)
         goto out;
     err = wk_doc_reader_create(conn, keyring, &r);

@@ -59,3 +59,14 @@ ing_err_t wk_pg_error(PGconn *conn, const PGresult *res, const char *what, char 
              (int)strcspn(msg, "\n"), msg);
     return err;
 }
+
+ing_err_t wk_pg_command(PGconn *conn, const char *sql, int n, const char *const *values,
+                        char *errstr, size_t errstr_size)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, values, NULL, NULL, 0);
+    ing_err_t err = ING_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        err = wk_pg_error(conn, res, sql, errstr, errstr_size);
+    PQclear(res);
+    return err;
+}

@@ -28,4 +28,11 @@ ing_err_t wk_sqlstate_classify(const char *sqlstate);
 ing_err_t wk_pg_error(PGconn *conn, const PGresult *res, const char *what, char *errstr,
                       size_t errstr_size);
 
+/**
+ * Runs one statement that returns no rows (BEGIN, an INSERT, COMMIT...) with n text
+ * parameters; a failure is reported as by wk_pg_error, the statement's text as `what`.
+ */
+ing_err_t wk_pg_command(PGconn *conn, const char *sql, int n, const char *const *values,
+                        char *errstr, size_t errstr_size);
+
 #endif

@@ -65,6 +65,24 @@ def doc_rows(finess, document_id):
     return {int(v): (int(i), s == "t") for v, i, s in rows}
 
 
+def patient_show(stack, ins):
+    """ingestctl patient show, parsed: {"space", "opposed", "count", "documents": {(document_id,
+    version): {column: value}}} (documents in the order printed)."""
+    _, out, _ = ctl(stack, "patient", "show", ins)
+    lines = out.splitlines()
+    head = dict(line.split(": ", 1) for line in lines if ": " in line and "\t" not in line)
+    check(head.get("patient") == ins, "patient show printed:\n%s" % out)
+    rows = [line.split("\t") for line in lines if "\t" in line]
+    docs = {}
+    if rows:
+        names = rows[0]
+        for r in rows[1:]:
+            d = dict(zip(names, r))
+            docs[(d["document_id"], int(d["version"]))] = d
+    return {"space": head.get("space", ""), "opposed": head.get("opposed", ""),
+            "count": head.get("documents", ""), "documents": docs}
+
+
 def dlq_lines(stack, n=100):
     _, out, _ = ctl(stack, "dlq", "tail", stack.dlq, str(n))
     return [dict(kv.split("=", 1) for kv in line.split("\t")) for line in out.splitlines()]
@@ -150,8 +168,20 @@ def test_every_status():
         rows = doc_rows(finess, doc_h)
         check(rows[2][1] is True and rows[3][1] is False, "history: %s" % rows)
 
+        # patient show: every stored version of the patient's documents, with its state
+        space = patient_show(stack, ins)
+        for key, state in {(doc_a, 1): "superseded", (doc_a, 2): "current",
+                           (doc_h, 3): "current", (doc_h, 2): "superseded"}.items():
+            check(space["documents"].get(key, {}).get("state") == state,
+                  "patient show %s: %s" % (key, space["documents"].get(key)))
+        check(space["opposed"].startswith("no"), "patient show: %s" % space)
+        check(space["documents"][(doc_a, 2)]["submission_id"] == sid_v2, "show: %s" % space)
+
         # patient opposed -> refused, never stored; unopposed -> stored
         opposed_ins = ingsamples.synthetic_ins(random.Random(tag))
+        space = patient_show(stack, opposed_ins)
+        check(space["space"].startswith("none") and space["count"] == "0 (0 current)",
+              "a new patient's space: %s" % space)
         ctl(stack, "patient", "oppose", opposed_ins)
         try:
             d1, marker = unique_content(tag + "o1")
@@ -161,6 +191,9 @@ def test_every_status():
             check(wait_final(sid_o)[:2] == ("refused", "patient_opposed"),
                   "opposed: %s" % (submission(sid_o),))
             check(not doc_rows(finess, env_o["document_id"]), "stored for an opposed patient")
+            space = patient_show(stack, opposed_ins)
+            check(space["opposed"].startswith("yes") and not space["documents"],
+                  "opposed patient's space: %s" % space)
         finally:
             ctl(stack, "patient", "unoppose", opposed_ins)
         d2, marker = unique_content(tag + "o2")
@@ -175,6 +208,15 @@ def test_every_status():
         check(submission(sid_o)[:2] == ("refused", "patient_opposed"),
               "resent refused document: %s" % (submission(sid_o),))
         check(not doc_rows(finess, env_o["document_id"]), "refused document stored when resent")
+        space = patient_show(stack, opposed_ins)
+        check(space["opposed"].startswith("no") and space["count"] == "1 (1 current)" and
+              list(space["documents"]) == [("WK-ST-%s-O2" % tag, 1)],
+              "space after the opposition was lifted: %s" % space)
+        shows = psql("SELECT count(*) FROM audit WHERE action = 'patient_show' AND ins = '%s'"
+                     % opposed_ins)
+        check(shows == [["3"]], "patient show audit rows: %s" % shows)
+        rc, _, err = ctl(stack, "patient", "show", opposed_ins[:-1] + "x", check_rc=False)
+        check(rc == 2 and "not a valid INS" in err, "show of a bad INS: rc %d %s" % (rc, err))
 
         # a validation failure is answered by the gateway at once, nothing reaches Kafka
         bad = dict(env_a, document_id="WK-ST-%s-BAD" % tag,
