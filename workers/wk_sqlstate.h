@@ -2,8 +2,9 @@
  * wk_sqlstate: where PostgreSQL's errors enter the workers' code. A failed statement is either
  * transient — the same batch may succeed later once the database is back (connection lost,
  * serialization failure, deadlock, admin shutdown, out of resources, timeouts) — and the batch
- * is rolled back and redelivered, or permanent, and retrying it can never help. Pure: a table
- * from SQLSTATE (class or full code) to verdict.
+ * is rolled back and redelivered, or permanent, and retrying it can never help. The verdict is
+ * a table from SQLSTATE (class or full code); wk_pg_error and wk_pg_command apply it to a
+ * statement's result, so every caller reports failures the same way.
  */
 #ifndef WK_SQLSTATE_H
 #define WK_SQLSTATE_H
