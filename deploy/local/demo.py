@@ -22,6 +22,11 @@ import ingsamples  # noqa: E402
 GATEWAY = urllib.parse.urlparse(os.environ.get("ING_GATEWAY_URL", "http://127.0.0.1:8080"))
 PG_URL = os.environ.get("ING_PG_URL", "postgresql://ingest:ingest@127.0.0.1:55432/ingest")
 METRICS_URLS = [u for u in os.environ.get("ING_WORKER_METRICS_URLS", "").split(",") if u]
+INGESTCTL = os.path.join(ROOT, "build", "release", "workers", "ingestctl")
+WORKER_CONF = os.path.join(ROOT, "config", "local", "worker.conf")
+# The stack's own variables: ingestctl would take ING_* for settings it does not have.
+STACK_VARS = ("ING_BROKERS", "ING_PG_URL", "ING_GATEWAY_URL", "ING_WORKER_METRICS_URLS",
+              "KAFKA_LIBS")
 
 
 def psql(sql):
@@ -61,6 +66,22 @@ def scrape(url):
             name, _, value = line.rpartition(" ")
             series[name] = float(value)
     return series
+
+
+def print_patient_space(ins, lines=8):
+    """What an operator sees of one patient's space: `ingestctl patient show` (audited)."""
+    env = {k: v for k, v in os.environ.items() if k not in STACK_VARS}
+    p = subprocess.run([INGESTCTL, "-c", WORKER_CONF, "patient", "show", ins], env=env,
+                       capture_output=True, text=True, timeout=60)
+    print("\nWhat an operator sees of one space (ingestctl patient show %s, audited):" % ins)
+    if p.returncode != 0:
+        print("  failed: %s" % p.stderr.strip())
+        return
+    out = p.stdout.splitlines()
+    for line in out[:lines]:
+        print("  " + line)
+    if len(out) > lines:
+        print("  ... %d more documents" % (len(out) - lines))
 
 
 def print_workers_view():
@@ -127,9 +148,12 @@ def main():
         t, m, n, size, comp = row[0], row[1], int(row[2]), int(row[3]), int(row[4])
         print("  %-9s %-24s %6d %12d %12d %6.2f" % (t, m, n, size, comp, size / max(comp, 1)))
     print("\nPatient spaces holding this run's documents:")
-    for ins, n in psql("SELECT ins, count(*) FROM document WHERE document_id LIKE '%s-%%' "
-                       "GROUP BY ins ORDER BY ins" % prefix):
+    spaces = psql("SELECT ins, count(*) FROM document WHERE document_id LIKE '%s-%%' "
+                  "GROUP BY ins ORDER BY ins" % prefix)
+    for ins, n in spaces:
         print("  INS %s (test identifier): %s documents" % (ins, n))
+    if spaces:
+        print_patient_space(spaces[0][0])
 
     sid = accepted[0][2]["submission_id"] if accepted else None
     if sid:
