@@ -25,23 +25,26 @@
     "FROM document WHERE ins = $1 ORDER BY stored_at DESC, id DESC"
 #define DOCUMENT_COLUMNS 8
 
-static ing_err_t check_ins(const char *ins, char *errstr, size_t errstr_size)
+/* Checks the INS before anything touches the database, then connects. */
+static ing_err_t connect_for(const char *db_url, const char *ins, PGconn **conn, char *errstr,
+                             size_t errstr_size)
 {
-    if (ing_ins_check(ins, strlen(ins)) == ING_OK)
-        return ING_OK;
-    snprintf(errstr, errstr_size, "\"%.32s\" is not a valid INS (15 characters, key mod 97)", ins);
-    return ING_ERR_INS_INVALID;
+    if (ing_ins_check(ins, strlen(ins)) != ING_OK) {
+        snprintf(errstr, errstr_size, "\"%.32s\" is not a valid INS (15 characters, key mod 97)",
+                 ins);
+        return ING_ERR_INS_INVALID;
+    }
+    *conn = wk_document_connect(db_url, errstr, errstr_size);
+    return *conn ? ING_OK : ING_ERR_UNAVAILABLE;
 }
 
 ing_err_t wk_patient_set_opposed(const char *db_url, const char *ins, bool opposed,
                                  const char *actor, char *errstr, size_t errstr_size)
 {
-    ing_err_t err = check_ins(ins, errstr, errstr_size);
+    PGconn *conn = NULL;
+    ing_err_t err = connect_for(db_url, ins, &conn, errstr, errstr_size);
     if (err)
         return err;
-    PGconn *conn = wk_document_connect(db_url, errstr, errstr_size);
-    if (!conn)
-        return ING_ERR_UNAVAILABLE;
     const char *flag = opposed ? "t" : "f";
     const char *oppose[] = {ins, flag};
     const char *audit[] = {actor, opposed ? "patient_oppose" : "patient_unoppose", ins};
@@ -71,12 +74,10 @@ static PGresult *query(PGconn *conn, const char *sql, const char *ins, const cha
 ing_err_t wk_patient_show(const char *db_url, const char *ins, const char *actor, FILE *out,
                           char *errstr, size_t errstr_size)
 {
-    ing_err_t err = check_ins(ins, errstr, errstr_size);
+    PGconn *conn = NULL;
+    ing_err_t err = connect_for(db_url, ins, &conn, errstr, errstr_size);
     if (err)
         return err;
-    PGconn *conn = wk_document_connect(db_url, errstr, errstr_size);
-    if (!conn)
-        return ING_ERR_UNAVAILABLE;
     PGresult *space = NULL, *docs = NULL;
     /* The audit row is committed before anything is read: a failed read is still audited. */
     const char *audit[] = {actor, "patient_show", ins};
