@@ -48,8 +48,12 @@ auto.create.topics.enable=false
 # Documents are up to 20 MiB decoded (27 MiB as base64): let records of that size through.
 message.max.bytes=33554432
 replica.fetch.max.bytes=33554432
-# Local disk is finite: keep a day of data.
+# Local disk is finite: keep a day of data, and at most 1 GiB a partition (scratch runs against
+# the stack's topic once filled the disk with 77 GB within the day). Segments of 256 MiB so that
+# the size limit deletes in small steps.
 log.retention.hours=24
+log.retention.bytes=1073741824
+log.segment.bytes=268435456
 CONF
     mv -f -- "$KAFKA_CONFIG.tmp" "$KAFKA_CONFIG"
 }
