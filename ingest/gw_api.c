@@ -1,6 +1,7 @@
 #include "gw_api.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +21,11 @@ typedef struct gw_batch gw_batch_t;
 
 /* What a produced record carries back to its delivery report. */
 typedef struct gw_pending_post {
-    uint64_t handle;     /* the waiting request (single document), if still there */
-    gw_batch_t *batch;   /* a batch item: the batch (which holds the handle), else NULL */
-    size_t index;        /* the item's index in its batch */
-    size_t record_bytes; /* accounted in gw_loop_kafka_bytes until the report */
+    gw_producer_msg_t msg; /* what the delivery report gives back */
+    uint64_t handle;       /* the waiting request (single document), if still there */
+    gw_batch_t *batch;     /* a batch item: the batch (which holds the handle), else NULL */
+    size_t index;          /* the item's index in its batch */
+    size_t record_bytes;   /* accounted in gw_loop_kafka_bytes until the report */
     int64_t started_us;
     int wait_s; /* Prefer: wait=N of a single document; 0: answer 202 */
     gw_accepted_t accepted;
@@ -361,7 +363,7 @@ static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request
     }
     char why[256];
     err = gw_producer_send(gw_loop_producer(loop), env->ins, strlen(env->ins), rec.data, rec.len,
-                           pp, why, sizeof(why));
+                           &pp->msg, why, sizeof(why));
     if (err) {
         ing_log(ING_LOG_WARN, "api", "thread=%d submission_id=%s not produced: %s",
                 gw_loop_thread_no(loop), a->submission_id, why);
@@ -643,10 +645,10 @@ static void handle_batch(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t 
     }
 }
 
-void gw_api_on_delivery(void *opaque, void *msg_opaque, ing_err_t err, const char *reason)
+void gw_api_on_delivery(void *opaque, gw_producer_msg_t *msg, ing_err_t err, const char *reason)
 {
     gw_loop_t *loop = opaque;
-    gw_pending_post_t *pp = msg_opaque;
+    gw_pending_post_t *pp = (gw_pending_post_t *)((char *)msg - offsetof(gw_pending_post_t, msg));
     const gw_accepted_t *a = &pp->accepted;
     long ms = (long)((ing_mono_us() - pp->started_us) / 1000);
     gw_batch_t *b = pp->batch;

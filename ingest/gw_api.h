@@ -65,8 +65,8 @@ bool gw_api_admit_body(gw_loop_t *loop, gw_conn_t *c, const gw_http_request_t *r
 /** gw_status_notify_fn of the loop's status module (cb_opaque: the loop). */
 void gw_api_on_notify(void *loop, const char *payload);
 
-/** gw_delivery_fn of the loop's producer (cb_opaque: the loop). */
-void gw_api_on_delivery(void *loop, void *msg_opaque, ing_err_t err, const char *reason);
+/** gw_delivery_fn of the loop's producer lane (cb_opaque: the loop). */
+void gw_api_on_delivery(void *loop, gw_producer_msg_t *msg, ing_err_t err, const char *reason);
 
 /** gw_status_get_fn of the loop's status module (cb_opaque: the loop). */
 void gw_api_on_submission(void *loop, uint64_t ref, ing_err_t err, const gw_submission_t *row);

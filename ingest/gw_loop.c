@@ -26,7 +26,7 @@
 /* epoll_data.u64: tag in the high 8 bits, the connection slot's generation in the next 24
  * (an event returned for a socket closed earlier in the same batch must not reach the
  * connection that reused its slot), the slot index in the low 32. */
-enum { TAG_LISTEN = 1, TAG_STOP, TAG_KAFKA, TAG_PG, TAG_CONN };
+enum { TAG_LISTEN = 1, TAG_STOP, TAG_KAFKA, TAG_KAFKA_INBOX, TAG_PG, TAG_CONN };
 #define EV_DATA(tag, gen, idx)                                                                     \
     ((uint64_t)(tag) << 56 | (uint64_t)((gen)&0xffffff) << 32 | (uint32_t)(idx))
 
@@ -93,7 +93,7 @@ struct gw_loop {
     int epfd;
     int stop_fd;
     int listen_fd;
-    gw_producer_t *producer;
+    gw_producer_lane_t *lane; /* into the process's one producer */
     gw_status_t *status;
     gw_conn_t *conns;
     gw_conn_t *free_list;
@@ -870,7 +870,7 @@ static void begin_stop(gw_loop_t *loop)
 
 static bool drained(gw_loop_t *loop)
 {
-    return loop->live == 0 && gw_producer_outq_len(loop->producer) == 0 &&
+    return loop->live == 0 && gw_producer_lane_outstanding(loop->lane) == 0 &&
            (gw_status_pending(loop->status) == 0 || !gw_status_connected(loop->status));
 }
 
@@ -932,14 +932,15 @@ static void publish_gauges(gw_loop_t *loop)
 {
     gw_thread_metrics_t *m = loop->metrics;
     atomic_store_explicit(&m->connections_open, (int_fast64_t)loop->live, memory_order_relaxed);
-    atomic_store_explicit(&m->producer_queue, gw_producer_outq_len(loop->producer),
+    atomic_store_explicit(&m->producer_queue,
+                          (int_fast64_t)gw_producer_lane_outstanding(loop->lane),
                           memory_order_relaxed);
     atomic_store_explicit(&m->bytes_in_flight,
                           (int_fast64_t)(loop->buffered_bytes + loop->kafka_bytes),
                           memory_order_relaxed);
     atomic_store_explicit(&m->db_connected, gw_status_connected(loop->status),
                           memory_order_relaxed);
-    atomic_store_explicit(&m->kafka_up, !gw_producer_brokers_down(loop->producer),
+    atomic_store_explicit(&m->kafka_up, !gw_producer_brokers_down(loop->conf.producer),
                           memory_order_relaxed);
     atomic_store_explicit(&m->kafka_backlog,
                           loop->kafka_bytes > (size_t)loop->conf.settings->kafka_high_water_bytes,
@@ -966,8 +967,8 @@ void gw_loop_run(gw_loop_t *loop)
                 break;
             if (loop->now_us >= loop->drain_deadline_us) {
                 ing_log(ING_LOG_WARN, "loop",
-                        "thread=%d drain timed out: %zu connections, %d records in flight",
-                        loop->conf.thread_no, loop->live, gw_producer_outq_len(loop->producer));
+                        "thread=%d drain timed out: %zu connections, %zu records in flight",
+                        loop->conf.thread_no, loop->live, gw_producer_lane_outstanding(loop->lane));
                 break;
             }
         }
@@ -991,7 +992,11 @@ void gw_loop_run(gw_loop_t *loop)
                 begin_stop(loop);
                 break;
             case TAG_KAFKA:
-                gw_producer_serve(loop->producer);
+                gw_producer_serve(loop->lane, gw_producer_fd(loop->conf.producer));
+                loop->kafka_served_us = loop->now_us;
+                break;
+            case TAG_KAFKA_INBOX:
+                gw_producer_serve(loop->lane, gw_producer_lane_fd(loop->lane));
                 loop->kafka_served_us = loop->now_us;
                 break;
             case TAG_PG:
@@ -1007,7 +1012,7 @@ void gw_loop_run(gw_loop_t *loop)
          * (readiness) at least every 100 ms: their wake-ups were seen to be missed while
          * clients kept the loop busy. */
         if (n == 0 || loop->now_us - loop->kafka_served_us > 100000) {
-            gw_producer_serve(loop->producer);
+            gw_producer_serve(loop->lane, -1);
             loop->kafka_served_us = loop->now_us;
         }
     }
@@ -1018,7 +1023,7 @@ void gw_loop_run(gw_loop_t *loop)
     int flush_ms = (int)loop->conf.settings->request_timeout_ms;
     if (flush_ms > FLUSH_MAX_MS)
         flush_ms = FLUSH_MAX_MS;
-    gw_producer_shutdown(loop->producer, flush_ms);
+    gw_producer_lane_finish(loop->lane, flush_ms);
     ing_log(ING_LOG_INFO, "loop", "thread=%d stopped", loop->conf.thread_no);
 }
 
@@ -1085,22 +1090,20 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
     if (!watch_fd(loop, loop->listen_fd, TAG_LISTEN, errstr, errstr_size) ||
         !watch_fd(loop, loop->stop_fd, TAG_STOP, errstr, errstr_size))
         goto fail;
-    char client_id[64];
-    snprintf(client_id, sizeof(client_id), "ingest-gateway-%d", conf->thread_no);
-    gw_producer_conf_t pc = {
-        .kafka = conf->kafka,
-        .topic = s->topic,
-        /* the record adds its metadata (at most a few KiB) to the content */
-        .max_record_bytes = (size_t)s->max_content_bytes + 65536,
-        .client_id = client_id,
-        .on_delivery = gw_api_on_delivery,
-        .cb_opaque = loop,
-    };
-    err = gw_producer_create(&pc, &loop->producer, errstr, errstr_size);
+    err = gw_producer_lane_create(conf->producer, gw_api_on_delivery, loop, &loop->lane, errstr,
+                                  errstr_size);
     if (err)
         goto fail;
     err = ING_ERR_IO;
-    if (!watch_fd(loop, gw_producer_fd(loop->producer), TAG_KAFKA, errstr, errstr_size))
+    /* Every loop watches the shared report queue; EPOLLEXCLUSIVE wakes one of them (or a
+     * few), not all, for each batch of reports. */
+    struct epoll_event kev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+                              .data.u64 = EV_DATA(TAG_KAFKA, 0, 0)};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, gw_producer_fd(conf->producer), &kev) != 0) {
+        snprintf(errstr, errstr_size, "epoll_ctl: %s", strerror(errno));
+        goto fail;
+    }
+    if (!watch_fd(loop, gw_producer_lane_fd(loop->lane), TAG_KAFKA_INBOX, errstr, errstr_size))
         goto fail;
     gw_status_conf_t sc = {
         .db_url = s->db_url,
@@ -1135,7 +1138,7 @@ void gw_loop_destroy(gw_loop_t *loop)
 {
     if (!loop)
         return;
-    gw_producer_destroy(loop->producer);
+    gw_producer_lane_destroy(loop->lane);
     gw_status_destroy(loop->status);
     run_deferred(loop, true);
     gw_api_state_destroy(loop->api);
@@ -1153,9 +1156,9 @@ void gw_loop_destroy(gw_loop_t *loop)
     free(loop);
 }
 
-gw_producer_t *gw_loop_producer(gw_loop_t *loop)
+gw_producer_lane_t *gw_loop_producer(gw_loop_t *loop)
 {
-    return loop->producer;
+    return loop->lane;
 }
 
 gw_status_t *gw_loop_status(gw_loop_t *loop)

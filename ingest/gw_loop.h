@@ -1,7 +1,8 @@
 /*
  * gw_loop: one I/O thread — an epoll loop that owns its listening socket (SO_REUSEPORT), its
- * connections, its Kafka producer and its PostgreSQL connection. Nothing here is shared with
- * another thread; the only cross-thread call is gw_loop_stop.
+ * connections, its lane into the process's Kafka producer (gw_producer) and its PostgreSQL
+ * connection. Nothing else is shared with another thread; the only cross-thread call is
+ * gw_loop_stop.
  *
  * A connection reads one request at a time into a bounded buffer (head limit + body limit:
  * more is 413) sized to the request: 16 KiB for the head, then what Content-Length announces,
@@ -36,11 +37,11 @@ typedef struct gw_loop gw_loop_t;
 typedef struct gw_conn gw_conn_t;
 
 typedef struct gw_loop_conf {
-    const gw_settings_t *settings;  /* @borrows, read-only, outlives the loop */
-    const cfg_passthrough_t *kafka; /* @borrows */
-    const ing_policy_t *policy;     /* @borrows */
-    int thread_no;                  /* 1-based, for logs and client.id */
-    int listen_fd;                  /* @owns: the loop closes it */
+    const gw_settings_t *settings; /* @borrows, read-only, outlives the loop */
+    gw_producer_t *producer;       /* @borrows, shared by the loops, outlives the loop */
+    const ing_policy_t *policy;    /* @borrows */
+    int thread_no;                 /* 1-based, for logs and client.id */
+    int listen_fd;                 /* @owns: the loop closes it */
     bool listener_loopback;
     size_t max_connections; /* this thread's share */
     gw_metrics_t *metrics;  /* @borrows: every thread's counters (this one writes its own) */
@@ -62,11 +63,14 @@ void gw_loop_run(gw_loop_t *loop);
 /** Asks the loop to stop: stop accepting, finish in-flight requests. @locality any thread. */
 void gw_loop_stop(gw_loop_t *loop);
 
-/** Flushes the producer (bounded) and frees everything. */
+/**
+ * Calls back for the delivery reports left in its lane (gw_producer_shutdown first, when the
+ * loop ran) and frees everything.
+ */
 void gw_loop_destroy(gw_loop_t *loop);
 
 /* What the API uses, on the loop's thread. */
-gw_producer_t *gw_loop_producer(gw_loop_t *loop);
+gw_producer_lane_t *gw_loop_producer(gw_loop_t *loop);
 gw_status_t *gw_loop_status(gw_loop_t *loop);
 /** The API's per-thread state (gw_api_state_create). */
 struct gw_api_state *gw_loop_api(gw_loop_t *loop);

@@ -155,7 +155,7 @@ ing_err_t gw_metrics_render(gw_metrics_t *m, ing_buf_t *out)
          "Request bytes buffered plus record bytes not yet acknowledged by Kafka.",
          offsetof(gw_thread_metrics_t, bytes_in_flight), true},
         {"ing_gateway_producer_queue_depth", "gauge",
-         "Records and requests held by the Kafka producers (queued or in flight).",
+         "Records produced whose delivery report has not been served yet.",
          offsetof(gw_thread_metrics_t, producer_queue), true},
     };
     for (size_t k = 0; k < sizeof(series) / sizeof(series[0]) && !err; k++) {
@@ -221,16 +221,17 @@ ing_err_t gw_metrics_render(gw_metrics_t *m, ing_buf_t *out)
         kafka += LOAD(m->threads[i].kafka_up);
     }
     if (!err)
-        err = ing_buf_printf(out,
-                             "# HELP ing_gateway_db_connections_up I/O threads with a database "
-                             "connection.\n# TYPE ing_gateway_db_connections_up gauge\n"
-                             "ing_gateway_db_connections_up %d\n"
-                             "# HELP ing_gateway_kafka_producers_up I/O threads whose producer "
-                             "has brokers.\n# TYPE ing_gateway_kafka_producers_up gauge\n"
-                             "ing_gateway_kafka_producers_up %d\n"
-                             "# HELP ing_gateway_threads I/O threads.\n"
-                             "# TYPE ing_gateway_threads gauge\ning_gateway_threads %d\n",
-                             db, kafka, m->nthreads);
+        err = ing_buf_printf(
+            out,
+            "# HELP ing_gateway_db_connections_up I/O threads with a database "
+            "connection.\n# TYPE ing_gateway_db_connections_up gauge\n"
+            "ing_gateway_db_connections_up %d\n"
+            "# HELP ing_gateway_kafka_producers_up I/O threads that see the "
+            "Kafka producer connected.\n# TYPE ing_gateway_kafka_producers_up gauge\n"
+            "ing_gateway_kafka_producers_up %d\n"
+            "# HELP ing_gateway_threads I/O threads.\n"
+            "# TYPE ing_gateway_threads gauge\ning_gateway_threads %d\n",
+            db, kafka, m->nthreads);
     return err;
 }
 

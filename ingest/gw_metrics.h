@@ -63,7 +63,7 @@ typedef struct gw_thread_metrics {
     atomic_uint_fast64_t tls_handshake_fails; /* handshakes that failed (not timed out) */
     /* Gauges, refreshed by the loop at every iteration. */
     atomic_int_fast64_t connections_open;
-    atomic_int_fast64_t producer_queue;  /* records librdkafka holds */
+    atomic_int_fast64_t producer_queue;  /* records produced, not yet reported back */
     atomic_int_fast64_t bytes_in_flight; /* buffered request bytes + unacknowledged records */
     atomic_bool db_connected;
     atomic_int_fast64_t waiting; /* Prefer: wait requests held now */

@@ -26,6 +26,7 @@ struct gw_server {
     int nthreads;
     gw_thread_t *threads;
     gw_metrics_t *metrics;
+    gw_producer_t *producer; /* one for the process, shared by the loops */
 };
 
 ing_err_t gw_server_check_listen(const char *listen, bool *loopback, char *errstr,
@@ -114,16 +115,25 @@ ing_err_t gw_server_create(const gw_settings_t *settings, const cfg_passthrough_
         return ING_ERR_NOMEM;
     }
     server->nthreads = (int)settings->threads;
+    gw_producer_conf_t pc = {
+        .kafka = kafka,
+        .topic = settings->topic,
+        /* the record adds its metadata (at most a few KiB) to the content */
+        .max_record_bytes = (size_t)settings->max_content_bytes + 65536,
+        .client_id = "ingest-gateway",
+        .lanes = server->nthreads,
+    };
     size_t share =
         (size_t)((settings->max_connections + settings->threads - 1) / settings->threads);
-    for (int i = 0; i < server->nthreads; i++) {
+    err = gw_producer_create(&pc, &server->producer, errstr, errstr_size);
+    for (int i = 0; !err && i < server->nthreads; i++) {
         int fd = open_listener(res, errstr, errstr_size);
         if (fd < 0) {
             err = ING_ERR_IO;
             break;
         }
         gw_loop_conf_t lc = {.settings = settings,
-                             .kafka = kafka,
+                             .producer = server->producer,
                              .policy = policy,
                              .thread_no = i + 1,
                              .listen_fd = fd,
@@ -187,8 +197,12 @@ void gw_server_destroy(gw_server_t *server)
     if (!server)
         return;
     gw_server_wait(server);
+    /* Reports still due go to their loops' lanes, which call back as each loop is destroyed:
+     * the loops' threads have ended, so this thread may run their callbacks. */
+    gw_producer_shutdown(server->producer, 1000);
     for (int i = 0; i < server->nthreads; i++)
         gw_loop_destroy(server->threads[i].loop);
+    gw_producer_destroy(server->producer);
     free(server->threads);
     gw_metrics_destroy(server->metrics);
     free(server);

@@ -23,7 +23,7 @@ static const cfg_setting_t settings_table[] = {
     {"gateway.listen", CFG_STRING, S(listen), "127.0.0.1:8080", 0, 0, false,
      "address to listen on, host:port or [v6]:port (every I/O thread binds it, SO_REUSEPORT)"},
     {"gateway.threads", CFG_INT, S(threads), "2", 1, 64, false,
-     "I/O threads, each with its own event loop, Kafka producer and database connection"},
+     "I/O threads, each with its own event loop and database connection"},
     {"gateway.topic", CFG_STRING, S(topic), "ing.documents.v1", 0, 0, false,
      "Kafka topic the accepted documents are produced to"},
     {"gateway.db_url", CFG_STRING, S(db_url), "", 0, 0, true,

@@ -1,6 +1,8 @@
 # Unit tests of ingest/ (label "unit"): the HTTP parser, problem+json rendering and the
-# skeleton identity rules. Pure functions, milliseconds each.
-foreach(name gw_http gw_response gw_metrics gw_ratelimit gw_wait gw_readwant gw_inflight)
+# skeleton identity rules: pure functions, milliseconds each; the shared producer's lanes
+# against librdkafka's mock cluster.
+foreach(name gw_http gw_response gw_metrics gw_ratelimit gw_wait gw_readwant gw_inflight
+             gw_producer)
     add_executable(test_${name} ${CMAKE_CURRENT_LIST_DIR}/test_${name}.c)
     target_include_directories(test_${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     target_link_libraries(test_${name} PRIVATE ing_gateway ing_warnings)

@@ -1,0 +1,204 @@
+/*
+ * The shared producer's lanes, against librdkafka's mock cluster: a delivery report always
+ * reaches the lane that produced the record, whichever lane took it off the shared queue
+ * (the other lane's go through its inbox and wake its eventfd); at shut-down, records that
+ * could not be delivered are reported, once each, as retriable failures when their lane is
+ * destroyed. Single-threaded: the lanes take turns, which is what makes the hand-over visible.
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "gw_producer.h"
+#include "ing_test.h"
+
+typedef struct lane_seen {
+    int id;
+    int ok, failed, foreign; /* foreign: a record of another lane called back here */
+    int retriable_failures;
+} lane_seen_t;
+
+typedef struct test_record {
+    gw_producer_msg_t msg;
+    int lane_id;
+} test_record_t;
+
+static void on_delivery(void *cb_opaque, gw_producer_msg_t *msg, ing_err_t err, const char *why)
+{
+    (void)why;
+    lane_seen_t *seen = cb_opaque;
+    test_record_t *r = (test_record_t *)((char *)msg - offsetof(test_record_t, msg));
+    if (r->lane_id != seen->id)
+        seen->foreign++;
+    if (err == ING_OK) {
+        seen->ok++;
+    } else {
+        seen->failed++;
+        if (ing_err_is_retriable(err))
+            seen->retriable_failures++;
+    }
+    free(r);
+}
+
+static bool send_records(ing_test_counts_t *t, gw_producer_lane_t *l, int lane_id, int n)
+{
+    for (int i = 0; i < n; i++) {
+        test_record_t *r = calloc(1, sizeof(*r));
+        char *value = strdup("a record");
+        r->lane_id = lane_id;
+        char why[128];
+        ing_err_t err = gw_producer_send(l, "295109912611193", 15, value, strlen(value), &r->msg,
+                                         why, sizeof(why));
+        CHECK(t, err == ING_OK, "send: %s", err ? why : "");
+        if (err) {
+            free(value);
+            free(r);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static bool readable(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+static gw_producer_t *producer_for(ing_test_counts_t *t, const char *bootstraps, int timeout_ms)
+{
+    cfg_passthrough_t kafka = {0};
+    kafka.count = 2;
+    strcpy(kafka.items[0].key, "bootstrap.servers");
+    snprintf(kafka.items[0].value, sizeof(kafka.items[0].value), "%s", bootstraps);
+    strcpy(kafka.items[1].key, "message.timeout.ms");
+    snprintf(kafka.items[1].value, sizeof(kafka.items[1].value), "%d", timeout_ms);
+    gw_producer_conf_t conf = {.kafka = &kafka,
+                               .topic = "gw.test",
+                               .max_record_bytes = 1 << 20,
+                               .client_id = "test-gateway",
+                               .lanes = 2};
+    gw_producer_t *p = NULL;
+    char errstr[512];
+    CHECK(t, gw_producer_create(&conf, &p, errstr, sizeof(errstr)) == ING_OK, "create: %s", errstr);
+    return p;
+}
+
+static void test_reports_reach_their_lane(ing_test_counts_t *t)
+{
+    char errstr[512];
+    rd_kafka_conf_t *oconf = rd_kafka_conf_new();
+    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, oconf, errstr, sizeof(errstr));
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(owner, 1);
+    CHECK(t, mc != NULL, "mock cluster");
+    if (!mc)
+        return;
+    /* One partition: reports come back in production order, so once lane B has all of its
+     * own, it has also taken all of lane A's, produced first. */
+    rd_kafka_mock_topic_create(mc, "gw.test", 1, 1);
+    gw_producer_t *p = producer_for(t, rd_kafka_mock_cluster_bootstraps(mc), 10000);
+    lane_seen_t seen_a = {.id = 1}, seen_b = {.id = 2};
+    gw_producer_lane_t *a = NULL, *b = NULL;
+    if (p) {
+        CHECK(t,
+              gw_producer_lane_create(p, on_delivery, &seen_a, &a, errstr, sizeof(errstr)) ==
+                  ING_OK,
+              "lane a: %s", errstr);
+        CHECK(t,
+              gw_producer_lane_create(p, on_delivery, &seen_b, &b, errstr, sizeof(errstr)) ==
+                  ING_OK,
+              "lane b: %s", errstr);
+    }
+    if (a && b && send_records(t, a, 1, 20) && send_records(t, b, 2, 10)) {
+        CHECK(t, gw_producer_lane_outstanding(a) == 20 && gw_producer_lane_outstanding(b) == 10,
+              "outstanding %zu %zu", gw_producer_lane_outstanding(a),
+              gw_producer_lane_outstanding(b));
+        for (int i = 0; i < 1000 && gw_producer_lane_outstanding(b) > 0; i++) {
+            gw_producer_serve(b, -1);
+            nap_ms(10);
+        }
+        CHECK(t, seen_b.ok == 10 && seen_b.failed == 0 && seen_b.foreign == 0,
+              "lane b called back for its own 10: ok %d failed %d foreign %d", seen_b.ok,
+              seen_b.failed, seen_b.foreign);
+        CHECK(t, seen_a.ok + seen_a.failed == 0, "lane a not called back by lane b's thread");
+        CHECK(t, readable(gw_producer_lane_fd(a)), "lane a woken through its inbox");
+        CHECK(t, !readable(gw_producer_lane_fd(b)), "lane b's inbox untouched");
+        gw_producer_serve(a, gw_producer_lane_fd(a));
+        CHECK(t, seen_a.ok == 20 && seen_a.foreign == 0 && gw_producer_lane_outstanding(a) == 0,
+              "lane a called back for its 20: ok %d foreign %d outstanding %zu", seen_a.ok,
+              seen_a.foreign, gw_producer_lane_outstanding(a));
+        CHECK(t, !readable(gw_producer_lane_fd(a)), "lane a's wake-up consumed");
+        CHECK(t, !gw_producer_brokers_down(p), "broker up after deliveries");
+    }
+    gw_producer_lane_finish(a, 1000);
+    gw_producer_lane_finish(b, 1000);
+    gw_producer_shutdown(p, 1000);
+    gw_producer_lane_destroy(a);
+    gw_producer_lane_destroy(b);
+    gw_producer_destroy(p);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(owner);
+}
+
+/* No broker at all (a port nothing listens on): nothing is delivered, the producer says so,
+ * and shut-down reports every record once, to its own lane, as retriable. */
+static void test_shutdown_reports_undelivered(ing_test_counts_t *t)
+{
+    gw_producer_t *p = producer_for(t, "127.0.0.1:1", 60000);
+    lane_seen_t seen_a = {.id = 1}, seen_b = {.id = 2};
+    gw_producer_lane_t *a = NULL, *b = NULL;
+    char errstr[512];
+    if (p) {
+        CHECK(t,
+              gw_producer_lane_create(p, on_delivery, &seen_a, &a, errstr, sizeof(errstr)) ==
+                  ING_OK,
+              "lane a: %s", errstr);
+        CHECK(t,
+              gw_producer_lane_create(p, on_delivery, &seen_b, &b, errstr, sizeof(errstr)) ==
+                  ING_OK,
+              "lane b: %s", errstr);
+    }
+    if (a && b && send_records(t, a, 1, 5) && send_records(t, b, 2, 3)) {
+        for (int i = 0; i < 500 && !gw_producer_brokers_down(p); i++) {
+            gw_producer_serve(a, -1);
+            nap_ms(10);
+        }
+        CHECK(t, gw_producer_brokers_down(p), "all brokers down seen");
+        gw_producer_lane_finish(a, 100);
+        gw_producer_lane_finish(b, 100);
+        CHECK(t, gw_producer_lane_outstanding(a) == 5 && gw_producer_lane_outstanding(b) == 3,
+              "still outstanding after a bounded finish: %zu %zu", gw_producer_lane_outstanding(a),
+              gw_producer_lane_outstanding(b));
+        gw_producer_shutdown(p, 2000);
+        CHECK(t, seen_a.ok + seen_a.failed + seen_b.ok + seen_b.failed == 0,
+              "shutdown itself calls nobody back");
+    }
+    gw_producer_lane_destroy(a);
+    gw_producer_lane_destroy(b);
+    CHECK(t, seen_a.failed == 5 && seen_a.retriable_failures == 5 && seen_a.foreign == 0,
+          "lane a: 5 retriable failures, got %d (%d retriable, %d foreign)", seen_a.failed,
+          seen_a.retriable_failures, seen_a.foreign);
+    CHECK(t, seen_b.failed == 3 && seen_b.retriable_failures == 3 && seen_b.foreign == 0,
+          "lane b: 3 retriable failures, got %d (%d retriable, %d foreign)", seen_b.failed,
+          seen_b.retriable_failures, seen_b.foreign);
+    CHECK(t, seen_a.ok + seen_b.ok == 0, "nothing reported delivered");
+    gw_producer_destroy(p);
+}
+
+int main(void)
+{
+    ing_test_counts_t t = {0};
+    test_reports_reach_their_lane(&t);
+    test_shutdown_reports_undelivered(&t);
+    return ING_TEST_END(&t);
+}
