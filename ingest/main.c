@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg_kafka.h"
 #include "cfg_settings.h"
@@ -22,8 +23,9 @@
 static const cfg_setting_t settings_table[] = {
     {"gateway.listen", CFG_STRING, S(listen), "127.0.0.1:8080", 0, 0, false,
      "address to listen on, host:port or [v6]:port (every I/O thread binds it, SO_REUSEPORT)"},
-    {"gateway.threads", CFG_INT, S(threads), "2", 1, 64, false,
-     "I/O threads, each with its own event loop and database connection"},
+    {"gateway.threads", CFG_INT, S(threads), "0", 0, 64, false,
+     "I/O threads, each with its own event loop and database connection; 0: one per online "
+     "core"},
     {"gateway.topic", CFG_STRING, S(topic), "ing.documents.v1", 0, 0, false,
      "Kafka topic the accepted documents are produced to"},
     {"gateway.db_url", CFG_STRING, S(db_url), "", 0, 0, true,
@@ -232,6 +234,10 @@ int main(int argc, char **argv)
     if (cfg_load(settings_table, &settings, path, &kafka, errstr, sizeof(errstr)) != ING_OK) {
         fprintf(stderr, "ingest-gateway: %s\n", errstr);
         return 1;
+    }
+    if (settings.threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        settings.threads = cores < 1 ? 1 : cores > 64 ? 64 : cores;
     }
     int level = ing_log_level_parse(settings.log_level);
     if (level < 0) {

@@ -22,6 +22,10 @@ def status_of(stack, sid):
 def test_one_document():
     with harness.Stack("one") as stack:
         stack.start_gateway()
+        # config/local/gateway.conf leaves gateway.threads at its default: one per core
+        threads = harness.metric(stack, "ing_gateway_threads")
+        check(threads == min(os.cpu_count(), 64),
+              "gateway threads %s, cores %s" % (threads, os.cpu_count()))
         stack.start_worker()
         doc_id = "E2E-ONE-" + uuid.uuid4().hex[:10]
         content = b"Glycemie a jeun: 5.1 mmol/L\nRef: " + doc_id.encode() + b"\n"
