@@ -3,12 +3,17 @@
  * reaches the lane that produced the record, whichever lane took it off the shared queue
  * (the other lane's go through its inbox and wake its eventfd); at shut-down, records that
  * could not be delivered are reported, once each, as retriable failures when their lane is
- * destroyed. Single-threaded: the lanes take turns, which is what makes the hand-over visible.
+ * destroyed. The first two cases are single-threaded (the lanes take turns, which makes the
+ * hand-over visible); the third runs two loops on two threads, as the gateway does, and checks
+ * that every callback ran on the thread that produced its record.
  */
 #include <poll.h>
+#include <pthread.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -25,6 +30,7 @@ typedef struct lane_seen {
 typedef struct test_record {
     gw_producer_msg_t msg;
     int lane_id;
+    pthread_t producer_thread;
 } test_record_t;
 
 static void on_delivery(void *cb_opaque, gw_producer_msg_t *msg, ing_err_t err, const char *why)
@@ -50,6 +56,7 @@ static bool send_records(ing_test_counts_t *t, gw_producer_lane_t *l, int lane_i
         test_record_t *r = calloc(1, sizeof(*r));
         char *value = strdup("a record");
         r->lane_id = lane_id;
+        r->producer_thread = pthread_self();
         char why[128];
         ing_err_t err = gw_producer_send(l, "295109912611193", 15, value, strlen(value), &r->msg,
                                          why, sizeof(why));
@@ -195,10 +202,133 @@ static void test_shutdown_reports_undelivered(ing_test_counts_t *t)
     gw_producer_destroy(p);
 }
 
+/* One loop of the threaded case: its own lane, the shared queue's fd (EPOLLEXCLUSIVE) and its
+ * inbox's eventfd, as gw_loop has them. */
+typedef struct loop_arg {
+    gw_producer_t *p;
+    pthread_barrier_t *start;
+    int id, records;
+    lane_seen_t seen;
+    int wrong_thread, inbox_wakes, send_failures;
+    bool finished;
+} loop_arg_t;
+
+static void on_threaded_delivery(void *cb_opaque, gw_producer_msg_t *msg, ing_err_t err,
+                                 const char *why)
+{
+    loop_arg_t *a = cb_opaque;
+    test_record_t *r = (test_record_t *)((char *)msg - offsetof(test_record_t, msg));
+    if (!pthread_equal(r->producer_thread, pthread_self()))
+        a->wrong_thread++;
+    on_delivery(&a->seen, msg, err, why); /* frees r */
+}
+
+static void *loop_main(void *arg)
+{
+    loop_arg_t *a = arg;
+    char errstr[256];
+    gw_producer_lane_t *l = NULL;
+    int epfd = epoll_create1(0);
+    if (gw_producer_lane_create(a->p, on_threaded_delivery, a, &l, errstr, sizeof(errstr)))
+        goto out;
+    struct epoll_event shared = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = 1};
+    struct epoll_event inbox = {.events = EPOLLIN, .data.u32 = 2};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, gw_producer_fd(a->p), &shared) != 0 ||
+        epoll_ctl(epfd, EPOLL_CTL_ADD, gw_producer_lane_fd(l), &inbox) != 0)
+        goto out;
+    pthread_barrier_wait(a->start);
+    int sent = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        /* produce in slices between serving, so that both threads' records are in flight */
+        for (int i = 0; i < 50 && sent < a->records; i++, sent++) {
+            test_record_t *r = calloc(1, sizeof(*r));
+            char *value = strdup("a record of the threaded case");
+            r->lane_id = a->id;
+            r->producer_thread = pthread_self();
+            char why[128];
+            if (gw_producer_send(l, "295109912611193", 15, value, strlen(value), &r->msg, why,
+                                 sizeof(why)) != ING_OK) {
+                a->send_failures++;
+                free(value);
+                free(r);
+            }
+        }
+        if (sent == a->records && gw_producer_lane_outstanding(l) == 0)
+            break;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec > 30)
+            break;
+        struct epoll_event evs[4];
+        int n = epoll_wait(epfd, evs, 4, 10);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.u32 == 2)
+                a->inbox_wakes++;
+            gw_producer_serve(l,
+                              evs[i].data.u32 == 1 ? gw_producer_fd(a->p) : gw_producer_lane_fd(l));
+        }
+        if (n == 0)
+            gw_producer_serve(l, -1);
+    }
+    a->finished = sent == a->records && gw_producer_lane_outstanding(l) == 0;
+    gw_producer_lane_finish(l, 1000);
+out:
+    gw_producer_lane_destroy(l);
+    close(epfd);
+    return NULL;
+}
+
+static void test_threads_call_back_on_their_own_thread(ing_test_counts_t *t)
+{
+    char errstr[512];
+    rd_kafka_conf_t *oconf = rd_kafka_conf_new();
+    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, oconf, errstr, sizeof(errstr));
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(owner, 1);
+    CHECK(t, mc != NULL, "mock cluster");
+    if (!mc)
+        return;
+    rd_kafka_mock_topic_create(mc, "gw.test", 4, 1);
+    gw_producer_t *p = producer_for(t, rd_kafka_mock_cluster_bootstraps(mc), 10000);
+    if (p) {
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, 2);
+        loop_arg_t args[2] = {{.p = p, .start = &start, .id = 1, .records = 3000},
+                              {.p = p, .start = &start, .id = 2, .records = 3000}};
+        args[0].seen.id = 1;
+        args[1].seen.id = 2;
+        pthread_t tids[2];
+        for (int i = 0; i < 2; i++)
+            pthread_create(&tids[i], NULL, loop_main, &args[i]);
+        for (int i = 0; i < 2; i++)
+            pthread_join(tids[i], NULL);
+        pthread_barrier_destroy(&start);
+        for (int i = 0; i < 2; i++) {
+            loop_arg_t *a = &args[i];
+            CHECK(t, a->finished && a->send_failures == 0, "loop %d: finished %d, %d not sent",
+                  a->id, a->finished, a->send_failures);
+            CHECK(t, a->seen.ok == a->records && a->seen.failed == 0 && a->seen.foreign == 0,
+                  "loop %d: ok %d of %d, failed %d, foreign %d", a->id, a->seen.ok, a->records,
+                  a->seen.failed, a->seen.foreign);
+            CHECK(t, a->wrong_thread == 0, "loop %d: %d callbacks on the other thread", a->id,
+                  a->wrong_thread);
+        }
+        /* Each batch of reports wakes one loop, which hands the other's records over. */
+        CHECK(t, args[0].inbox_wakes + args[1].inbox_wakes > 0, "reports were handed over (%d, %d)",
+              args[0].inbox_wakes, args[1].inbox_wakes);
+        gw_producer_shutdown(p, 1000);
+        gw_producer_destroy(p);
+    }
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(owner);
+}
+
 int main(void)
 {
     ing_test_counts_t t = {0};
     test_reports_reach_their_lane(&t);
     test_shutdown_reports_undelivered(&t);
+    test_threads_call_back_on_their_own_thread(&t);
     return ING_TEST_END(&t);
 }
