@@ -101,32 +101,55 @@ static gw_producer_t *producer_for(ing_test_counts_t *t, const char *bootstraps,
     return p;
 }
 
-static void test_reports_reach_their_lane(ing_test_counts_t *t)
+/* librdkafka's mock cluster of one broker, with the test topic; it lives in an owner handle. */
+typedef struct mock {
+    rd_kafka_t *owner;
+    rd_kafka_mock_cluster_t *mc;
+} mock_t;
+
+static bool mock_start(ing_test_counts_t *t, mock_t *m, int partitions)
 {
     char errstr[512];
-    rd_kafka_conf_t *oconf = rd_kafka_conf_new();
-    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, oconf, errstr, sizeof(errstr));
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(owner, 1);
-    CHECK(t, mc != NULL, "mock cluster");
-    if (!mc)
+    m->owner = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), errstr, sizeof(errstr));
+    m->mc = m->owner ? rd_kafka_mock_cluster_new(m->owner, 1) : NULL;
+    CHECK(t, m->mc != NULL, "mock cluster");
+    if (m->mc)
+        rd_kafka_mock_topic_create(m->mc, "gw.test", partitions, 1);
+    return m->mc != NULL;
+}
+
+static void mock_stop(mock_t *m)
+{
+    if (m->mc)
+        rd_kafka_mock_cluster_destroy(m->mc);
+    if (m->owner)
+        rd_kafka_destroy(m->owner);
+}
+
+/* Two lanes into p, calling back into *seen_a and *seen_b. */
+static bool lanes_for(ing_test_counts_t *t, gw_producer_t *p, lane_seen_t *seen_a,
+                      lane_seen_t *seen_b, gw_producer_lane_t **a, gw_producer_lane_t **b)
+{
+    char errstr[512];
+    CHECK(t, gw_producer_lane_create(p, on_delivery, seen_a, a, errstr, sizeof(errstr)) == ING_OK,
+          "lane a: %s", errstr);
+    CHECK(t, gw_producer_lane_create(p, on_delivery, seen_b, b, errstr, sizeof(errstr)) == ING_OK,
+          "lane b: %s", errstr);
+    return *a && *b;
+}
+
+static void test_reports_reach_their_lane(ing_test_counts_t *t)
+{
+    mock_t m = {0};
+    if (!mock_start(t, &m, 1))
         return;
     /* One partition: reports come back in production order, so once lane B has all of its
      * own, it has also taken all of lane A's, produced first. */
-    rd_kafka_mock_topic_create(mc, "gw.test", 1, 1);
-    gw_producer_t *p = producer_for(t, rd_kafka_mock_cluster_bootstraps(mc), 10000);
+    gw_producer_t *p = producer_for(t, rd_kafka_mock_cluster_bootstraps(m.mc), 10000);
     lane_seen_t seen_a = {.id = 1}, seen_b = {.id = 2};
     gw_producer_lane_t *a = NULL, *b = NULL;
-    if (p) {
-        CHECK(t,
-              gw_producer_lane_create(p, on_delivery, &seen_a, &a, errstr, sizeof(errstr)) ==
-                  ING_OK,
-              "lane a: %s", errstr);
-        CHECK(t,
-              gw_producer_lane_create(p, on_delivery, &seen_b, &b, errstr, sizeof(errstr)) ==
-                  ING_OK,
-              "lane b: %s", errstr);
-    }
-    if (a && b && send_records(t, a, 1, 20) && send_records(t, b, 2, 10)) {
+    if (p && lanes_for(t, p, &seen_a, &seen_b, &a, &b) && send_records(t, a, 1, 20) &&
+        send_records(t, b, 2, 10)) {
         CHECK(t, gw_producer_lane_outstanding(a) == 20 && gw_producer_lane_outstanding(b) == 10,
               "outstanding %zu %zu", gw_producer_lane_outstanding(a),
               gw_producer_lane_outstanding(b));
@@ -153,8 +176,7 @@ static void test_reports_reach_their_lane(ing_test_counts_t *t)
     gw_producer_lane_destroy(a);
     gw_producer_lane_destroy(b);
     gw_producer_destroy(p);
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(owner);
+    mock_stop(&m);
 }
 
 /* No broker at all (a port nothing listens on): nothing is delivered, the producer says so,
@@ -164,18 +186,8 @@ static void test_shutdown_reports_undelivered(ing_test_counts_t *t)
     gw_producer_t *p = producer_for(t, "127.0.0.1:1", 60000);
     lane_seen_t seen_a = {.id = 1}, seen_b = {.id = 2};
     gw_producer_lane_t *a = NULL, *b = NULL;
-    char errstr[512];
-    if (p) {
-        CHECK(t,
-              gw_producer_lane_create(p, on_delivery, &seen_a, &a, errstr, sizeof(errstr)) ==
-                  ING_OK,
-              "lane a: %s", errstr);
-        CHECK(t,
-              gw_producer_lane_create(p, on_delivery, &seen_b, &b, errstr, sizeof(errstr)) ==
-                  ING_OK,
-              "lane b: %s", errstr);
-    }
-    if (a && b && send_records(t, a, 1, 5) && send_records(t, b, 2, 3)) {
+    if (p && lanes_for(t, p, &seen_a, &seen_b, &a, &b) && send_records(t, a, 1, 5) &&
+        send_records(t, b, 2, 3)) {
         for (int i = 0; i < 500 && !gw_producer_brokers_down(p); i++) {
             gw_producer_serve(a, -1);
             nap_ms(10);
@@ -282,15 +294,10 @@ out:
 
 static void test_threads_call_back_on_their_own_thread(ing_test_counts_t *t)
 {
-    char errstr[512];
-    rd_kafka_conf_t *oconf = rd_kafka_conf_new();
-    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, oconf, errstr, sizeof(errstr));
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(owner, 1);
-    CHECK(t, mc != NULL, "mock cluster");
-    if (!mc)
+    mock_t m = {0};
+    if (!mock_start(t, &m, 4))
         return;
-    rd_kafka_mock_topic_create(mc, "gw.test", 4, 1);
-    gw_producer_t *p = producer_for(t, rd_kafka_mock_cluster_bootstraps(mc), 10000);
+    gw_producer_t *p = producer_for(t, rd_kafka_mock_cluster_bootstraps(m.mc), 10000);
     if (p) {
         pthread_barrier_t start;
         pthread_barrier_init(&start, NULL, 2);
@@ -320,8 +327,7 @@ static void test_threads_call_back_on_their_own_thread(ing_test_counts_t *t)
         gw_producer_shutdown(p, 1000);
         gw_producer_destroy(p);
     }
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(owner);
+    mock_stop(&m);
 }
 
 int main(void)
