@@ -362,7 +362,7 @@ static ing_err_t submit_one(gw_loop_t *loop, gw_conn_t *c, const gw_http_request
         return ING_OK;
     }
     char why[256];
-    err = gw_producer_send(gw_loop_producer(loop), env->ins, strlen(env->ins), rec.data, rec.len,
+    err = gw_producer_send(gw_loop_lane(loop), env->ins, strlen(env->ins), rec.data, rec.len,
                            &pp->msg, why, sizeof(why));
     if (err) {
         ing_log(ING_LOG_WARN, "api", "thread=%d submission_id=%s not produced: %s",

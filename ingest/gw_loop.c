@@ -1033,9 +1033,11 @@ void gw_loop_stop(gw_loop_t *loop)
     (void)!write(loop->stop_fd, &one, sizeof(one));
 }
 
-static bool watch_fd(gw_loop_t *loop, int fd, uint32_t tag, char *errstr, size_t errstr_size)
+/* Watches fd for EPOLLIN, plus extra (EPOLLEXCLUSIVE for an fd every loop watches). */
+static bool watch_fd(gw_loop_t *loop, int fd, uint32_t tag, uint32_t extra, char *errstr,
+                     size_t errstr_size)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_DATA(tag, 0, 0)};
+    struct epoll_event ev = {.events = EPOLLIN | extra, .data.u64 = EV_DATA(tag, 0, 0)};
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
         return true;
     snprintf(errstr, errstr_size, "epoll_ctl: %s", strerror(errno));
@@ -1087,8 +1089,8 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
         snprintf(errstr, errstr_size, "epoll/eventfd: %s", strerror(errno));
         goto fail;
     }
-    if (!watch_fd(loop, loop->listen_fd, TAG_LISTEN, errstr, errstr_size) ||
-        !watch_fd(loop, loop->stop_fd, TAG_STOP, errstr, errstr_size))
+    if (!watch_fd(loop, loop->listen_fd, TAG_LISTEN, 0, errstr, errstr_size) ||
+        !watch_fd(loop, loop->stop_fd, TAG_STOP, 0, errstr, errstr_size))
         goto fail;
     err = gw_producer_lane_create(conf->producer, gw_api_on_delivery, loop, &loop->lane, errstr,
                                   errstr_size);
@@ -1097,13 +1099,9 @@ ing_err_t gw_loop_create(const gw_loop_conf_t *conf, gw_loop_t **out, char *errs
     err = ING_ERR_IO;
     /* Every loop watches the shared report queue; EPOLLEXCLUSIVE wakes one of them (or a
      * few), not all, for each batch of reports. */
-    struct epoll_event kev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
-                              .data.u64 = EV_DATA(TAG_KAFKA, 0, 0)};
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, gw_producer_fd(conf->producer), &kev) != 0) {
-        snprintf(errstr, errstr_size, "epoll_ctl: %s", strerror(errno));
-        goto fail;
-    }
-    if (!watch_fd(loop, gw_producer_lane_fd(loop->lane), TAG_KAFKA_INBOX, errstr, errstr_size))
+    if (!watch_fd(loop, gw_producer_fd(conf->producer), TAG_KAFKA, EPOLLEXCLUSIVE, errstr,
+                  errstr_size) ||
+        !watch_fd(loop, gw_producer_lane_fd(loop->lane), TAG_KAFKA_INBOX, 0, errstr, errstr_size))
         goto fail;
     gw_status_conf_t sc = {
         .db_url = s->db_url,
@@ -1156,7 +1154,7 @@ void gw_loop_destroy(gw_loop_t *loop)
     free(loop);
 }
 
-gw_producer_lane_t *gw_loop_producer(gw_loop_t *loop)
+gw_producer_lane_t *gw_loop_lane(gw_loop_t *loop)
 {
     return loop->lane;
 }

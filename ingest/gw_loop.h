@@ -70,7 +70,7 @@ void gw_loop_stop(gw_loop_t *loop);
 void gw_loop_destroy(gw_loop_t *loop);
 
 /* What the API uses, on the loop's thread. */
-gw_producer_lane_t *gw_loop_producer(gw_loop_t *loop);
+gw_producer_lane_t *gw_loop_lane(gw_loop_t *loop);
 gw_status_t *gw_loop_status(gw_loop_t *loop);
 /** The API's per-thread state (gw_api_state_create). */
 struct gw_api_state *gw_loop_api(gw_loop_t *loop);
