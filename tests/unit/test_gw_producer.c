@@ -50,22 +50,30 @@ static void on_delivery(void *cb_opaque, gw_producer_msg_t *msg, ing_err_t err, 
     free(r);
 }
 
+/* Produces one record of lane_id from this thread; on failure frees it, why says why. */
+static ing_err_t send_one(gw_producer_lane_t *l, int lane_id, char *why, size_t why_size)
+{
+    test_record_t *r = calloc(1, sizeof(*r));
+    char *value = strdup("a record");
+    r->lane_id = lane_id;
+    r->producer_thread = pthread_self();
+    ing_err_t err =
+        gw_producer_send(l, "295109912611193", 15, value, strlen(value), &r->msg, why, why_size);
+    if (err) {
+        free(value);
+        free(r);
+    }
+    return err;
+}
+
 static bool send_records(ing_test_counts_t *t, gw_producer_lane_t *l, int lane_id, int n)
 {
     for (int i = 0; i < n; i++) {
-        test_record_t *r = calloc(1, sizeof(*r));
-        char *value = strdup("a record");
-        r->lane_id = lane_id;
-        r->producer_thread = pthread_self();
         char why[128];
-        ing_err_t err = gw_producer_send(l, "295109912611193", 15, value, strlen(value), &r->msg,
-                                         why, sizeof(why));
+        ing_err_t err = send_one(l, lane_id, why, sizeof(why));
         CHECK(t, err == ING_OK, "send: %s", err ? why : "");
-        if (err) {
-            free(value);
-            free(r);
+        if (err)
             return false;
-        }
     }
     return true;
 }
@@ -255,17 +263,9 @@ static void *loop_main(void *arg)
     for (;;) {
         /* produce in slices between serving, so that both threads' records are in flight */
         for (int i = 0; i < 50 && sent < a->records; i++, sent++) {
-            test_record_t *r = calloc(1, sizeof(*r));
-            char *value = strdup("a record of the threaded case");
-            r->lane_id = a->id;
-            r->producer_thread = pthread_self();
             char why[128];
-            if (gw_producer_send(l, "295109912611193", 15, value, strlen(value), &r->msg, why,
-                                 sizeof(why)) != ING_OK) {
+            if (send_one(l, a->id, why, sizeof(why)) != ING_OK)
                 a->send_failures++;
-                free(value);
-                free(r);
-            }
         }
         if (sent == a->records && gw_producer_lane_outstanding(l) == 0)
             break;
